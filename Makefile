@@ -1,0 +1,124 @@
+# bitgask -- user-facing wrapper Makefile (hand-written, tracked in git).
+#
+#   make deps       install missing Debian packages (packaging/install-deps.sh)
+#   make build      bootstrap autotools if needed, configure build/, compile
+#   make check      deps + build + unit tests (logs: build/tests/*.log)
+#   make run        deps + build, then mount ./bitgask-data at ./mnt
+#                   (once build/src/mount.bitgask exists)
+#   make clean      rm -rf build
+#   make distclean  clean + remove the files autoreconf generated in the tree
+#   make <other>    forwarded to the automake build in build/
+#                   (install, uninstall, dist, distcheck, ...)
+#   Variables:      JOBS=2 (parallel jobs), CONFIGURE_FLAGS='--prefix=...'
+#
+# The real build is autotools (configure.ac, */Makefile.am).  This file only
+# drives an out-of-tree build in build/:
+#   1. ./configure is (re)generated with `autoreconf -fi` when it is missing
+#      or older than configure.ac or any Makefile.am;
+#   2. build/ is (re)configured with `../configure` when build/config.status
+#      is missing or older than ./configure;
+#   3. `make -C build ...` does the rest.
+#
+# Packagers: `autoreconf -fi && ./configure && make && make install` in the
+# source tree works as usual, BUT the in-tree ./configure generates ./Makefile
+# from Makefile.in and so OVERWRITES this wrapper.  That is expected.  To get
+# the wrapper back:  make distclean && git checkout Makefile
+# While the tree itself is configured (./config.status exists) this wrapper
+# refuses to configure build/ (configure forbids both at once).
+# `make dist` never ships this file: tarballs carry Makefile.am/Makefile.in.
+
+JOBS ?= 2
+CONFIGURE_FLAGS ?=
+
+# Inputs of autoreconf; a newer one triggers a re-bootstrap.
+AUTOTOOLS_INPUTS := configure.ac $(wildcard Makefile.am */Makefile.am)
+
+.PHONY: all build check run deps clean distclean
+
+all: build
+
+deps:
+	@bash packaging/install-deps.sh
+
+configure: $(AUTOTOOLS_INPUTS)
+	autoreconf -fi
+	@touch configure
+
+# Every way into build/ passes here (order-only, so it never forces a
+# reconfigure): refuse when the source tree itself is configured, because a
+# VPATH build in build/ would then pick up the in-tree objects and configure
+# refuses it anyway.
+.PHONY: in-tree-guard
+in-tree-guard:
+	@if test -f config.status; then \
+	  echo "error: this source tree has been configured in-tree (./config.status exists)."; \
+	  echo "The wrapper builds in build/ and cannot share the tree with an in-tree build."; \
+	  echo "Either keep building in-tree, or clean up first:"; \
+	  echo "    ./config.status && make distclean && git checkout Makefile"; \
+	  exit 1; \
+	fi >&2
+
+build/config.status: configure | in-tree-guard
+	mkdir -p build && cd build && ../configure $(CONFIGURE_FLAGS)
+
+build: build/config.status
+	$(MAKE) -C build -j$(JOBS)
+
+# Build, then run the tests.  test-suite.log is removed first so a stale one
+# is never shown; on failure it is printed (it contains the logs of the
+# failed tests), so CI output shows why.
+check: deps
+	@$(MAKE) --no-print-directory build
+	@rm -f build/tests/test-suite.log
+	@$(MAKE) -C build check -j$(JOBS) || { \
+	  if test -f build/tests/test-suite.log; then \
+	    echo "===== build/tests/test-suite.log (failed tests) ====="; \
+	    cat build/tests/test-suite.log; \
+	  fi; \
+	  exit 1; \
+	}
+
+# Mount ./bitgask-data at ./mnt with the freshly built mount.bitgask
+# (usage assumed: mount.bitgask DATADIR MOUNTPOINT [options]).
+MOUNT := build/src/mount.bitgask
+run: deps
+	@$(MAKE) --no-print-directory build
+	@if test -x $(MOUNT); then \
+	  mkdir -p bitgask-data mnt; \
+	  if mountpoint -q mnt; then \
+	    echo "./mnt is already mounted."; \
+	  else \
+	    echo "$(MOUNT) bitgask-data mnt"; \
+	    $(MOUNT) "$(CURDIR)/bitgask-data" "$(CURDIR)/mnt" || exit 1; \
+	  fi; \
+	  echo; \
+	  echo "bitgask is mounted at ./mnt (data in ./bitgask-data). Try:"; \
+	  echo "    echo hello > mnt/greeting && cat mnt/greeting && ls -l mnt"; \
+	  echo "Unmount with:"; \
+	  echo "    fusermount3 -u mnt"; \
+	else \
+	  echo "mount.bitgask is not built yet; when it is, 'make run' will create"; \
+	  echo "./bitgask-data (the Bitcask data directory) and ./mnt, mount the"; \
+	  echo "store at ./mnt with build/src/mount.bitgask so that files written"; \
+	  echo "under ./mnt are stored as keys in ./bitgask-data, and print how to"; \
+	  echo "use it and how to unmount it ('fusermount3 -u mnt')."; \
+	fi
+
+clean:
+	rm -rf build
+
+# Everything autoreconf generates (see .gitignore); never ./Makefile itself.
+distclean: clean
+	rm -rf autom4te.cache
+	rm -f configure aclocal.m4 ar-lib compile depcomp install-sh missing \
+	  test-driver config.guess config.sub ltmain.sh configure~
+	rm -f Makefile.in */Makefile.in
+
+# Anything else goes to the automake build.  .DEFAULT (rather than a `%:`
+# pattern rule) only fires for targets with no rule that must be made; the
+# empty rules make sure it never "remakes" this Makefile or the autotools
+# inputs (not even under `make -B`).
+Makefile $(AUTOTOOLS_INPUTS): ;
+.DEFAULT:
+	@$(MAKE) --no-print-directory build/config.status
+	$(MAKE) -C build -j$(JOBS) $@
