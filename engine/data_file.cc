@@ -1,0 +1,238 @@
+#include "data_file.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "coding.h"
+#include "crc32.h"
+
+namespace bitgask {
+namespace internal {
+
+namespace {
+
+std::string NumberedName(const std::string& dir, uint32_t id, const char* suffix) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "/%09u%s", id, suffix);
+  return dir + buf;
+}
+
+}  // namespace
+
+std::string DataFileName(const std::string& data_dir, uint32_t id) {
+  return NumberedName(data_dir, id, ".data");
+}
+
+std::string HintFileName(const std::string& data_dir, uint32_t id) {
+  return NumberedName(data_dir, id, ".hint");
+}
+
+FileKind ParseFileName(std::string_view name, uint32_t* id) {
+  if (name.size() > 4 && name.substr(name.size() - 4) == ".tmp") return FileKind::kTemp;
+  // The id: 9 digits with leading zeros, or 10 digits from 1000000000 on.
+  const size_t dot = name.find('.');
+  if (dot != 9 && dot != 10) return FileKind::kOther;
+  uint64_t v = 0;
+  for (size_t i = 0; i < dot; i++) {
+    if (name[i] < '0' || name[i] > '9') return FileKind::kOther;
+    v = v * 10 + static_cast<uint64_t>(name[i] - '0');
+  }
+  if (v == 0 || v > 0xFFFFFFFFull || (dot == 10 && v < 1000000000ull)) return FileKind::kOther;
+  std::string_view ext = name.substr(dot);
+  FileKind kind = ext == ".data" ? FileKind::kData : ext == ".hint" ? FileKind::kHint
+                                                                   : FileKind::kOther;
+  if (kind != FileKind::kOther) *id = static_cast<uint32_t>(v);
+  return kind;
+}
+
+RecordScanner::RecordScanner(const RandomAccessFile* file, uint64_t file_size, uint32_t file_id)
+    : file_(file), size_(file_size), file_id_(file_id) {}
+
+const char* RecordScanner::Fill(uint64_t off, size_t n, Status* s) {
+  if (off >= buf_start_ && off + n <= buf_start_ + buf_len_) {
+    return buf_.data() + (off - buf_start_);
+  }
+  if (buf_.size() < kBufferSize) buf_.resize(kBufferSize);
+  size_t want = static_cast<size_t>(std::min<uint64_t>(kBufferSize, size_ - off));
+  std::string_view got;
+  *s = file_->Read(off, want, buf_.data(), &got);
+  if (!s->ok()) return nullptr;
+  if (got.data() != buf_.data()) std::copy(got.begin(), got.end(), buf_.begin());
+  buf_start_ = off;
+  buf_len_ = got.size();
+  if (buf_len_ < n) {
+    *s = Status::IOError("short read");
+    return nullptr;
+  }
+  return buf_.data();
+}
+
+RecordScanner::Result RecordScanner::Bad(uint64_t offset, const std::string& why) {
+  bad_offset_ = offset;
+  error_ = why;
+  return Result::kBad;
+}
+
+RecordScanner::Result RecordScanner::Next(LogOp* op) {
+  for (;;) {
+    if (batch_ready_) {
+      if (batch_next_ < batch_.size()) {
+        *op = std::move(batch_[batch_next_++]);
+        return Result::kOp;
+      }
+      batch_.clear();
+      batch_next_ = 0;
+      batch_ready_ = false;
+    }
+    uint64_t start = pos_;
+    Result r = ReadOne(op, &start);
+    if (r == Result::kEnd && !batch_.empty()) {
+      return Bad(size_, "batch without its commit record");
+    }
+    if (r != Result::kOp) return r;
+    records_++;
+    if (op->kind == LogOp::kPut && op->entry.flags & kFlagBatchCommit) {
+      // A commit record: it carries the batch's record count in entry.value_len.
+      if (op->entry.value_len != batch_.size()) {
+        return Bad(start, "batch commit record count does not match");
+      }
+      good_offset_ = pos_;
+      batch_ready_ = true;
+      continue;
+    }
+    if (op->entry.flags & kFlagBatch) {
+      batch_.push_back(std::move(*op));
+      continue;
+    }
+    if (!batch_.empty()) return Bad(good_offset_, "batch interrupted by another record");
+    good_offset_ = pos_;
+    return Result::kOp;
+  }
+}
+
+RecordScanner::Result RecordScanner::ReadOne(LogOp* op, uint64_t* record_start) {
+  const uint64_t start = pos_;
+  *record_start = start;
+  if (start == size_) return Result::kEnd;
+  if (size_ - start < kHeaderSize) return Bad(start, "truncated record header");
+  Status s;
+  const char* p = Fill(start, kHeaderSize, &s);
+  if (p == nullptr) {
+    io_status_ = s;
+    return Bad(start, s.ToString());
+  }
+  RecordHeader h;
+  char header[kHeaderSize];
+  std::copy(p, p + kHeaderSize, header);
+  if (!DecodeHeader(header, &h)) return Bad(start, "invalid record header");
+  if (h.RecordSize() > size_ - start) return Bad(start, "truncated record");
+
+  // Checksum the key and value in pieces; keep the key and a value prefix.
+  uint32_t crc = Crc32(0, header + 4, kHeaderSize - 4);
+  std::string key;
+  key.reserve(h.key_len);
+  char value_prefix[16];
+  size_t prefix_len = 0;
+  uint64_t off = start + kHeaderSize;
+  uint64_t left = h.key_len + static_cast<uint64_t>(h.val_len);
+  while (left > 0) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(left, kBufferSize));
+    p = Fill(off, n, &s);
+    if (p == nullptr) {
+      io_status_ = s;
+      return Bad(start, s.ToString());
+    }
+    crc = Crc32(crc, p, n);
+    uint64_t rel = off - (start + kHeaderSize);  // position within key+value
+    for (size_t i = 0; i < n; i++) {
+      uint64_t at = rel + i;
+      if (at < h.key_len) {
+        key.push_back(p[i]);
+      } else if (at - h.key_len < sizeof(value_prefix)) {
+        value_prefix[prefix_len++] = p[i];
+      } else {
+        break;
+      }
+    }
+    off += n;
+    left -= n;
+  }
+  if (crc != h.crc) return Bad(start, "checksum mismatch");
+
+  LogOp out;
+  out.key = std::move(key);
+  out.record_size = static_cast<uint32_t>(std::min<uint64_t>(h.RecordSize(), 0xFFFFFFFFu));
+  KeydirEntry& e = out.entry;
+  e.file_id = file_id_;
+  e.offset = static_cast<uint32_t>(start);
+  e.disk_len = h.val_len;
+  e.timestamp = h.timestamp;
+  e.expires = h.expires;
+  e.mode = h.reserved;
+  e.flags = h.flags;
+  std::string_view prefix(value_prefix, prefix_len);
+  if (h.flags & kFlagTombstone) {
+    out.kind = LogOp::kDelete;
+  } else if (h.flags & kFlagMetaUpdate) {
+    if (h.val_len != 1) return Bad(start, "metadata record without its mask");
+    out.kind = LogOp::kMeta;
+    out.meta_mask = static_cast<uint8_t>(value_prefix[0]);
+  } else if (h.flags & kFlagBatchCommit) {
+    if (h.val_len != 4) return Bad(start, "batch commit record of wrong size");
+    e.value_len = DecodeFixed32(value_prefix);
+  } else {
+    s = LogicalValueLength(h, prefix, &e.value_len);
+    if (!s.ok()) return Bad(start, s.message());
+  }
+  *op = std::move(out);
+  pos_ = start + h.RecordSize();
+  return Result::kOp;
+}
+
+bool HasValidRecordAfter(const RandomAccessFile* file, uint64_t file_size, uint64_t from) {
+  // Slide a window over the file and try every byte position as a header.
+  // Candidates larger than kMaxCandidate are not checksummed (they would have
+  // to be read whole); damage hides at most that much evidence.
+  constexpr size_t kWindow = 1 << 20;
+  constexpr uint64_t kMaxCandidate = 64u << 20;
+  std::string window(kWindow, '\0');
+  std::string record;
+  for (uint64_t base = from + 1; base + kHeaderSize <= file_size; base += kWindow - kHeaderSize) {
+    std::string_view got;
+    if (!file->Read(base, kWindow, window.data(), &got).ok()) return false;
+    for (size_t i = 0; i + kHeaderSize <= got.size(); i++) {
+      RecordHeader h;
+      uint64_t at = base + i;
+      if (!DecodeHeader(got.data() + i, &h) || h.RecordSize() > file_size - at ||
+          h.RecordSize() > kMaxCandidate) {
+        continue;
+      }
+      record.resize(static_cast<size_t>(h.RecordSize()));
+      std::string_view rec, k, v;
+      if (!file->Read(at, record.size(), record.data(), &rec).ok() || rec.size() != record.size()) {
+        continue;
+      }
+      if (ParseRecord(rec, &h, &k, &v).ok()) return true;
+    }
+    if (got.size() < kWindow) break;
+  }
+  return false;
+}
+
+Status ReadRecord(const RandomAccessFile* file, uint64_t offset, uint64_t size,
+                  std::string_view key, std::string* buf, RecordHeader* h,
+                  std::string_view* stored_value) {
+  buf->resize(static_cast<size_t>(size));
+  std::string_view got;
+  Status s = file->Read(offset, buf->size(), buf->data(), &got);
+  if (!s.ok()) return s;
+  if (got.size() != size) return Status::Corruption("record cut short by end of file");
+  std::string_view k;
+  s = ParseRecord(got, h, &k, stored_value);
+  if (!s.ok()) return s;
+  if (k != key) return Status::Corruption("record holds a different key");
+  return Status::OK();
+}
+
+}  // namespace internal
+}  // namespace bitgask

@@ -1,0 +1,102 @@
+// Data files: naming, and reading their records front to back.
+//
+// A store's data directory holds NNNNNNNNN.data files (9-digit ids, never
+// reused) and, for closed files, NNNNNNNNN.hint. Names ending in .tmp are
+// unfinished and removed at open.
+#ifndef BITGASK_ENGINE_DATA_FILE_H_
+#define BITGASK_ENGINE_DATA_FILE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bitgask/env.h"
+#include "keydir.h"
+#include "record.h"
+
+namespace bitgask {
+namespace internal {
+
+enum class FileKind { kData, kHint, kTemp, kOther };
+
+std::string DataFileName(const std::string& data_dir, uint32_t id);
+std::string HintFileName(const std::string& data_dir, uint32_t id);
+// Classifies a directory entry; *id is set for data and hint files.
+FileKind ParseFileName(std::string_view name, uint32_t* id);
+
+// The effect of one record on the keydir: what recovery replays, and what a
+// hint file stores, one per record.
+struct LogOp {
+  enum Kind : uint8_t { kPut = 0, kDelete = 1, kMeta = 2 };
+  Kind kind = kPut;
+  uint8_t meta_mask = 0;  // kMeta: which fields of entry apply (MetaMask bits)
+  std::string key;
+  KeydirEntry entry;      // kPut: the whole entry; kMeta: the masked fields
+  uint32_t record_size = 0;  // bytes the record occupies in its data file
+};
+
+// Reads a data file's records in order, checking each CRC. Large values are
+// checked in pieces, never loaded whole. Records of atomic batches are
+// returned only once their commit record has been read (a batch cut short
+// by the end of the file or by damage is dropped).
+class RecordScanner {
+ public:
+  enum class Result { kOp, kEnd, kBad };
+
+  RecordScanner(const RandomAccessFile* file, uint64_t file_size, uint32_t file_id);
+
+  // kOp: *op holds the next record's effect. kEnd: clean end of file. kBad:
+  // the record at bad_offset() is torn or corrupt (error() says which).
+  Result Next(LogOp* op);
+
+  // Offset just past the last record returned (committed batches included):
+  // where a damaged newest file is truncated.
+  uint64_t good_offset() const { return good_offset_; }
+  // Where the problem was found: a bad record's start, or the end of the file
+  // when it ends inside a batch (a torn tail, not damage).
+  uint64_t bad_offset() const { return bad_offset_; }
+  // Not OK when kBad came from a failed read rather than from the bytes: the
+  // file may be fine and must not be treated as damaged.
+  const Status& io_status() const { return io_status_; }
+  const std::string& error() const { return error_; }
+  uint64_t records() const { return records_; }
+
+ private:
+  Result ReadOne(LogOp* op, uint64_t* record_start);
+  Result Bad(uint64_t offset, const std::string& why);
+  // Ensures [off, off+n) is in buf_ (n <= kBufferSize); returns a pointer to it.
+  const char* Fill(uint64_t off, size_t n, Status* s);
+
+  static constexpr size_t kBufferSize = 1 << 20;
+  const RandomAccessFile* file_;
+  uint64_t size_;
+  uint32_t file_id_;
+  uint64_t pos_ = 0;
+  uint64_t good_offset_ = 0;
+  uint64_t bad_offset_ = 0;
+  uint64_t records_ = 0;
+  std::string error_;
+  Status io_status_;
+  std::string buf_;
+  uint64_t buf_start_ = 0;
+  size_t buf_len_ = 0;
+  // Ops of an open batch, held until its commit record arrives.
+  std::vector<LogOp> batch_;
+  size_t batch_next_ = 0;  // next op of a committed batch to hand out
+  bool batch_ready_ = false;
+};
+
+// True when some complete record with a valid CRC starts at or after `from`:
+// damage followed by good records, as opposed to a torn tail.
+bool HasValidRecordAfter(const RandomAccessFile* file, uint64_t file_size, uint64_t from);
+
+// Reads the record at offset (header + key + value, `size` bytes) and checks
+// it: Corruption if the CRC fails or the key differs from `key`.
+Status ReadRecord(const RandomAccessFile* file, uint64_t offset, uint64_t size,
+                  std::string_view key, std::string* buf, RecordHeader* h,
+                  std::string_view* stored_value);
+
+}  // namespace internal
+}  // namespace bitgask
+
+#endif  // BITGASK_ENGINE_DATA_FILE_H_

@@ -1,0 +1,788 @@
+#include "db_impl.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "coding.h"
+#include "hint_file.h"
+#include "log.h"
+#include "meta_file.h"
+#include "record.h"
+
+namespace bitgask {
+
+namespace internal {
+
+namespace {
+
+// A leader stops adding writers to its group past this many bytes.
+constexpr uint64_t kMaxGroupBytes = 1 << 20;
+constexpr uint64_t kMaxFileSizeLimit = 0xFFFFFFFFull;
+
+uint64_t EntryRecordSize(std::string_view key, const KeydirEntry& e) {
+  return kHeaderSize + key.size() + e.disk_len;
+}
+
+bool IsExpired(const KeydirEntry& e, int64_t now) { return e.expires != 0 && e.expires <= now; }
+
+Status ValidateOptions(const Options& o) {
+  if (o.max_data_file_size < 4096 || o.max_data_file_size > kMaxFileSizeLimit) {
+    return Status::InvalidArgument("max_data_file_size must be between 4 KiB and 4 GiB - 1");
+  }
+  if (o.max_key_size < 1 || o.max_key_size > Keydir::kMaxKeyLength) {
+    return Status::InvalidArgument("max_key_size must be between 1 and 65535");
+  }
+  if (o.merge_trigger_ratio < 0 || o.merge_trigger_ratio > 1) {
+    return Status::InvalidArgument("merge_trigger_ratio must be between 0 and 1");
+  }
+  if (o.default_ttl.count() < 0) return Status::InvalidArgument("default_ttl must not be negative");
+  return Status::OK();
+}
+
+}  // namespace
+
+DBImpl::DBImpl(const std::string& path, const Options& options)
+    : root_(path),
+      data_dir_(path + "/data"),
+      options_(options),
+      env_(options.env ? options.env : Env::Default()) {}
+
+DBImpl::~DBImpl() { Close(); }
+
+// ---------------------------------------------------------------- recovery
+
+Status DBImpl::Recover() {
+  Status s = ValidateOptions(options_);
+  if (!s.ok()) return s;
+  if (!env_->FileExists(root_)) {
+    if (!options_.create_if_missing || options_.error_if_missing) {
+      return Status::InvalidArgument(root_ + ": no such store");
+    }
+    s = env_->CreateDir(root_);
+    // Make the new directory's name durable in its parent.
+    const size_t slash = root_.find_last_of('/');
+    const std::string parent =
+        slash == std::string::npos ? "." : slash == 0 ? "/" : root_.substr(0, slash);
+    if (s.ok()) s = env_->SyncDir(parent);
+    if (!s.ok()) return s;
+  }
+
+  // The lock, retried until lock_timeout.
+  const int64_t deadline = env_->NowUnixNanos() +
+      std::chrono::duration_cast<std::chrono::nanoseconds>(options_.lock_timeout).count();
+  for (;;) {
+    s = env_->LockFile(root_ + "/LOCK", &lock_);
+    if (!s.IsLocked() || env_->NowUnixNanos() >= deadline) break;
+    env_->SleepMicros(10000);
+  }
+  if (s.IsLocked()) return Status::Locked("store " + root_ + " is in use by another process");
+  if (!s.ok()) return s;
+
+  if (!env_->FileExists(data_dir_)) {
+    s = env_->CreateDir(data_dir_);
+    if (s.ok()) s = env_->SyncDir(root_);
+    if (!s.ok()) return s;
+  }
+  std::vector<std::string> names;
+  s = env_->GetChildren(data_dir_, &names);
+  if (!s.ok()) return s;
+  std::vector<uint32_t> data_ids;
+  std::vector<uint32_t> hint_ids;
+  for (const std::string& name : names) {
+    uint32_t id = 0;
+    switch (ParseFileName(name, &id)) {
+      case FileKind::kData: data_ids.push_back(id); break;
+      case FileKind::kHint: hint_ids.push_back(id); break;
+      case FileKind::kTemp: env_->RemoveFile(data_dir_ + "/" + name); break;  // unfinished
+      case FileKind::kOther: break;
+    }
+  }
+  std::sort(data_ids.begin(), data_ids.end());
+  std::sort(hint_ids.begin(), hint_ids.end());
+
+  if (env_->FileExists(MetaFileName(data_dir_))) {
+    int version = 0;
+    s = ReadMetaFile(env_, data_dir_, &version);
+    if (!s.ok()) return s;
+    if (version != kFormatVersion) {
+      return Status::NotSupported("store " + root_ + " has format version " +
+                                  std::to_string(version) + "; this build reads version " +
+                                  std::to_string(kFormatVersion));
+    }
+  } else if (!data_ids.empty()) {
+    return Status::Corruption(MetaFileName(data_dir_) + " is missing; run `bitgask repair`");
+  } else if (options_.error_if_missing) {
+    return Status::InvalidArgument(root_ + ": no such store");
+  } else {
+    s = WriteMetaFile(env_, data_dir_, kFormatVersion);
+    if (!s.ok()) return s;
+  }
+
+  for (size_t i = 0; i < data_ids.size(); i++) {
+    const uint32_t id = data_ids[i];
+    const bool has_hint = std::binary_search(hint_ids.begin(), hint_ids.end(), id);
+    s = RecoverFile(id, i + 1 == data_ids.size(), has_hint);
+    if (!s.ok()) return s;
+  }
+  s = OpenActiveFile(data_ids.empty() ? 0 : data_ids.back());
+  if (!s.ok()) return s;
+  SweepExpired(nullptr);  // keys that expired while the store was closed
+
+  bg_thread_ = std::thread([this] { BackgroundLoop(); });
+  Log().info("opened {}: {} keys in {} data files", root_, keydir_.size(), files_.size());
+  return Status::OK();
+}
+
+Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint) {
+  const std::string path = DataFileName(data_dir_, id);
+  uint64_t size = 0;
+  Status s = env_->GetFileSize(path, &size);
+  if (!s.ok()) return s;
+  std::unique_ptr<RandomAccessFile> file;
+  s = env_->NewRandomAccessFile(path, &file);
+  if (!s.ok()) return s;
+
+  // Expired entries are kept while replaying (a later meta-update may persist
+  // them); SweepExpired drops the rest once every file is read.
+  auto apply = [&](LogOp& op) { ApplyOp(op.key, op.kind, op.meta_mask, op.entry); };
+  bool loaded = false;
+  if (!newest && has_hint && options_.use_hint_files && !options_.validate_on_open) {
+    s = ReadHintFile(env_, HintFileName(data_dir_, id), id, apply);
+    if (s.ok()) {
+      loaded = true;
+    } else {
+      Log().warn("{}; scanning its data file instead", s.ToString());
+    }
+  }
+  if (!loaded) {
+    RecordScanner scanner(file.get(), size, id);
+    LogOp op;
+    RecordScanner::Result r;
+    while ((r = scanner.Next(&op)) == RecordScanner::Result::kOp) apply(op);
+    if (r == RecordScanner::Result::kBad && !scanner.io_status().ok()) {
+      return scanner.io_status();  // a failed read says nothing about the bytes
+    }
+    if (r == RecordScanner::Result::kBad) {
+      const std::string where = path + " offset " + std::to_string(scanner.bad_offset()) + ": " +
+                                scanner.error();
+      if (!newest) {
+        return Status::Corruption(where + "; run `bitgask repair` on the store");
+      }
+      // The newest file's tail: what a crash leaves. Truncate it, keeping any
+      // good records found past the damage in a side file for repair.
+      const uint64_t good = scanner.good_offset();
+      if (HasValidRecordAfter(file.get(), size, scanner.bad_offset())) {
+        s = SetAsideDamagedTail(id, good, size);
+        if (!s.ok()) return s;
+      }
+      s = env_->TruncateFile(path, good);
+      if (!s.ok()) return s;
+      Log().warn("{}: truncated {} bytes at the end of the newest data file", where,
+                 size - good);
+      size = good;
+    }
+    if (!newest && options_.use_hint_files) ScheduleHint(id);
+  }
+  files_[id] = FileSlot{std::shared_ptr<RandomAccessFile>(std::move(file)), size};
+  total_bytes_ += size;
+  return Status::OK();
+}
+
+Status DBImpl::SetAsideDamagedTail(uint32_t id, uint64_t from, uint64_t size) {
+  const std::string src = DataFileName(data_dir_, id);
+  const std::string dst = src + ".damaged-" + std::to_string(from);
+  std::unique_ptr<RandomAccessFile> in;
+  std::unique_ptr<WritableFile> out;
+  Status s = env_->NewRandomAccessFile(src, &in);
+  if (s.ok()) s = env_->NewWritableFile(dst, &out);
+  std::string buf(1 << 20, '\0');
+  for (uint64_t off = from; s.ok() && off < size;) {
+    std::string_view got;
+    s = in->Read(off, std::min<uint64_t>(buf.size(), size - off), buf.data(), &got);
+    if (s.ok()) s = out->Append(got);
+    off += got.size();
+    if (got.empty()) break;
+  }
+  if (s.ok()) s = out->Sync();
+  if (out) out->Close();
+  if (s.ok()) s = env_->SyncDir(data_dir_);
+  if (s.ok()) {
+    Log().error("{}: damage followed by valid records; the {} bytes from offset {} were saved "
+                "in {} (run `bitgask repair` to recover them)",
+                src, size - from, from, dst);
+  }
+  return s;
+}
+
+Status DBImpl::OpenActiveFile(uint32_t newest_id) {
+  Status s;
+  if (newest_id != 0 && files_[newest_id].size < options_.max_data_file_size) {
+    // Keep appending to the newest file; a hint for it would go stale.
+    const std::string hint = HintFileName(data_dir_, newest_id);
+    if (env_->FileExists(hint)) env_->RemoveFile(hint);
+    s = env_->NewAppendableFile(DataFileName(data_dir_, newest_id), &active_);
+    if (!s.ok()) return s;
+    active_id_ = newest_id;
+    next_file_id_ = newest_id + 1;
+    return Status::OK();
+  }
+  next_file_id_ = newest_id + 1;
+  if (newest_id != 0) ScheduleHint(newest_id);
+  return Rotate();
+}
+
+// --------------------------------------------------------------- keydir ops
+
+void DBImpl::ApplyOp(std::string_view key, LogOp::Kind kind, uint8_t meta_mask,
+                     const KeydirEntry& entry) {
+  KeydirEntry old;
+  switch (kind) {
+    case LogOp::kPut:
+      if (keydir_.Put(key, entry, &old)) live_bytes_ -= EntryRecordSize(key, old);
+      live_bytes_ += EntryRecordSize(key, entry);
+      break;
+    case LogOp::kDelete:
+      if (keydir_.Erase(key, &old)) live_bytes_ -= EntryRecordSize(key, old);
+      break;
+    case LogOp::kMeta: {
+      KeydirEntry e;
+      if (!keydir_.Get(key, &e)) break;
+      if (meta_mask & kMetaTimestamp) e.timestamp = entry.timestamp;
+      if (meta_mask & kMetaExpires) e.expires = entry.expires;
+      if (meta_mask & kMetaMode) e.mode = entry.mode;
+      keydir_.Put(key, e);
+      break;
+    }
+  }
+}
+
+void DBImpl::DropExpired(std::string_view key, const KeydirEntry& seen) {
+  std::unique_lock<std::shared_mutex> l(keydir_mu_);
+  KeydirEntry cur;
+  if (keydir_.Get(key, &cur) && cur == seen) {
+    keydir_.Erase(key);
+    live_bytes_ -= EntryRecordSize(key, cur);
+  }
+}
+
+// --------------------------------------------------------------- write path
+
+Status DBImpl::Commit(Writer* w) {
+  std::unique_lock<std::mutex> l(queue_mu_);
+  if (closed_ && !w->internal) return Status::Closed("the store is closed");
+  writers_.push_back(w);
+  while (!w->done && w != writers_.front()) w->cv.wait(l);
+  if (w->done) return w->status;
+
+  // This writer leads: take the writers queued behind it.
+  std::vector<Writer*> group;
+  uint64_t bytes = 0;
+  for (Writer* x : writers_) {
+    if (x->sync && !w->sync) break;  // a sync write never rides in a group that won't sync
+    if (!group.empty() && bytes + x->records.size() > kMaxGroupBytes) break;
+    group.push_back(x);
+    bytes += x->records.size();
+  }
+  Status s = bg_error_;
+  l.unlock();
+  if (s.ok()) s = AppendGroup(group, bytes, w->sync);
+  l.lock();
+  if (!s.ok() && bg_error_.ok()) {
+    bg_error_ = Status::IOError("the store stopped accepting writes after an I/O error (" +
+                                s.ToString() + "); reopen it", s.errno_value());
+    Log().error("{}: {}", root_, bg_error_.ToString());
+    s = bg_error_;
+  }
+  for (Writer* x : group) {
+    writers_.pop_front();
+    x->status = s;
+    x->done = true;
+    if (x != w) x->cv.notify_one();
+  }
+  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  return s;
+}
+
+Status DBImpl::AppendGroup(const std::vector<Writer*>& group, uint64_t bytes, bool sync) {
+  Status s;
+  if (bytes > 0) {
+    if (active_->Size() > 0 && active_->Size() + bytes > options_.max_data_file_size) {
+      s = Rotate();
+      if (!s.ok()) return s;
+    }
+    const uint64_t base = active_->Size();
+    std::vector<std::string_view> pieces;
+    pieces.reserve(group.size());
+    for (Writer* x : group) pieces.emplace_back(x->records);
+    s = active_->AppendV(pieces.data(), pieces.size());
+    if (!s.ok()) return s;
+    total_bytes_ += bytes;
+    {
+      std::unique_lock<std::shared_mutex> fl(files_mu_);
+      files_[active_id_].size = active_->Size();
+    }
+    if (!sync) unsynced_ = true;
+    if (sync) {
+      s = active_->Sync();
+      if (!s.ok()) return s;
+      syncs_++;
+      unsynced_ = false;
+    }
+    groups_++;
+    std::unique_lock<std::shared_mutex> kl(keydir_mu_);
+    uint64_t off = base;
+    for (Writer* x : group) {
+      for (PendingOp& op : x->ops) {
+        op.entry.file_id = active_id_;
+        op.entry.offset = static_cast<uint32_t>(off + op.rel_offset);
+        ApplyOp(op.key, op.kind, op.meta_mask, op.entry);
+      }
+      off += x->records.size();
+    }
+  } else if (sync) {
+    s = active_->Sync();
+    if (!s.ok()) return s;
+    syncs_++;
+    unsynced_ = false;
+  }
+  return Status::OK();
+}
+
+// REQUIRES: the caller leads the queue, or recovery.
+Status DBImpl::Rotate() {
+  Status s;
+  const uint32_t old_id = active_id_;
+  if (active_) {
+    s = active_->Sync();  // a closed file is always complete on disk
+    if (!s.ok()) return s;
+    syncs_++;
+    s = active_->Close();
+    if (!s.ok()) return s;
+    active_.reset();
+  }
+  const uint32_t id = next_file_id_;
+  const std::string path = DataFileName(data_dir_, id);
+  std::unique_ptr<WritableFile> file;
+  s = env_->NewWritableFile(path, &file);
+  if (!s.ok()) return s;
+  s = env_->SyncDir(data_dir_);
+  if (!s.ok()) return s;
+  std::unique_ptr<RandomAccessFile> reader;
+  s = env_->NewRandomAccessFile(path, &reader);
+  if (!s.ok()) return s;
+  next_file_id_ = id + 1;
+  {
+    std::unique_lock<std::shared_mutex> fl(files_mu_);
+    files_[id] = FileSlot{std::shared_ptr<RandomAccessFile>(std::move(reader)), 0};
+  }
+  active_ = std::move(file);
+  active_id_ = id;
+  if (old_id != 0 && options_.use_hint_files) ScheduleHint(old_id);
+  return Status::OK();
+}
+
+Status DBImpl::CheckKey(std::string_view key) const {
+  if (key.empty()) return Status::InvalidArgument("invalid key: empty");
+  if (key.size() > options_.max_key_size) {
+    return Status::TooLarge("key of " + std::to_string(key.size()) +
+                            " bytes is over max_key_size (" +
+                            std::to_string(options_.max_key_size) + ")");
+  }
+  return Status::OK();
+}
+
+int64_t DBImpl::ExpiryFor(const WriteOptions& wo, int64_t now) const {
+  auto plus = [now](std::chrono::nanoseconds ttl) {
+    int64_t t = ttl.count();
+    return t > std::numeric_limits<int64_t>::max() - now ? std::numeric_limits<int64_t>::max()
+                                                         : now + t;
+  };
+  if (wo.expires_at_unix_ns > 0) return wo.expires_at_unix_ns;
+  if (wo.ttl.count() > 0) return plus(wo.ttl);
+  if (options_.default_ttl.count() > 0) return plus(options_.default_ttl);
+  return 0;
+}
+
+bool DBImpl::SyncFor(WriteOptions::Sync s, bool store_default) const {
+  return s == WriteOptions::Sync::kDefault ? store_default : s == WriteOptions::Sync::kAlways;
+}
+
+Status DBImpl::Put(std::string_view key, std::string_view value) {
+  return Put(WriteOptions(), key, value);
+}
+
+Status DBImpl::PutWithTTL(std::string_view key, std::string_view value,
+                          std::chrono::nanoseconds ttl) {
+  if (ttl.count() <= 0) return Status::InvalidArgument("ttl must be positive");
+  WriteOptions wo;
+  wo.ttl = ttl;
+  return Put(wo, key, value);
+}
+
+Status DBImpl::Put(const WriteOptions& wo, std::string_view key, std::string_view value) {
+  Status s = CheckKey(key);
+  if (!s.ok()) return s;
+  if (value.size() > options_.max_value_size) {
+    return Status::TooLarge("value of " + std::to_string(value.size()) +
+                            " bytes is over max_value_size (" +
+                            std::to_string(options_.max_value_size) + ")");
+  }
+  if (wo.ttl.count() < 0 || wo.expires_at_unix_ns < 0) {
+    return Status::InvalidArgument("expiry must not be negative");
+  }
+  const int64_t now = env_->NowUnixNanos();
+  RecordHeader h;
+  h.timestamp = wo.timestamp_unix_ns != 0 ? wo.timestamp_unix_ns : now;
+  h.expires = ExpiryFor(wo, now);
+  h.reserved = wo.mode;
+  Writer w;
+  w.sync = SyncFor(wo.sync, options_.sync_on_put);
+  RecordHeader written = AppendRecord(&w.records, h, key, value, options_.compression_threshold);
+  KeydirEntry e;
+  e.disk_len = written.val_len;
+  e.value_len = static_cast<uint32_t>(value.size());
+  e.timestamp = h.timestamp;
+  e.expires = h.expires;
+  e.mode = h.reserved;
+  e.flags = written.flags;
+  w.ops.push_back(PendingOp{LogOp::kPut, 0, key, e, 0,
+                            static_cast<uint32_t>(w.records.size())});
+  puts_++;
+  return Commit(&w);
+}
+
+Status DBImpl::Delete(std::string_view key) { return Delete(WriteOptions(), key); }
+
+Status DBImpl::Delete(const WriteOptions& wo, std::string_view key) {
+  Status s = CheckKey(key);
+  if (!s.ok()) return s;
+  if (closed_) return Status::Closed("the store is closed");
+  {
+    std::shared_lock<std::shared_mutex> l(keydir_mu_);
+    KeydirEntry e;
+    if (!keydir_.Get(key, &e)) return Status::OK();  // nothing to delete
+  }
+  RecordHeader h;
+  h.timestamp = env_->NowUnixNanos();
+  h.flags = kFlagTombstone;
+  Writer w;
+  w.sync = SyncFor(wo.sync, options_.sync_on_delete);
+  AppendRecord(&w.records, h, key, std::string_view(), 0);
+  w.ops.push_back(PendingOp{LogOp::kDelete, 0, key, KeydirEntry(), 0,
+                            static_cast<uint32_t>(w.records.size())});
+  deletes_++;
+  return Commit(&w);
+}
+
+Status DBImpl::WriteMeta(std::string_view key, uint8_t mask, int64_t timestamp, int64_t expires,
+                         uint16_t mode) {
+  Status s = CheckKey(key);
+  if (!s.ok()) return s;
+  KeydirEntry cur;
+  s = Lookup(key, &cur);
+  if (!s.ok()) return s;
+  RecordHeader h;
+  h.timestamp = timestamp;
+  h.expires = expires;
+  h.reserved = mode;
+  h.flags = kFlagMetaUpdate;
+  const char mask_byte = static_cast<char>(mask);
+  Writer w;
+  w.sync = options_.sync_on_put;
+  AppendRecord(&w.records, h, key, std::string_view(&mask_byte, 1), 0);
+  KeydirEntry e;
+  e.timestamp = timestamp;
+  e.expires = expires;
+  e.mode = mode;
+  w.ops.push_back(PendingOp{LogOp::kMeta, mask, key, e, 0,
+                            static_cast<uint32_t>(w.records.size())});
+  return Commit(&w);
+}
+
+Status DBImpl::Expire(std::string_view key, std::chrono::nanoseconds ttl) {
+  if (ttl.count() <= 0) return Status::InvalidArgument("ttl must be positive");
+  WriteOptions wo;
+  wo.ttl = ttl;
+  return WriteMeta(key, kMetaExpires, 0, ExpiryFor(wo, env_->NowUnixNanos()), 0);
+}
+
+Status DBImpl::ExpireAt(std::string_view key, int64_t expires_unix_ns) {
+  if (expires_unix_ns <= 0) return Status::InvalidArgument("expiry must be positive");
+  return WriteMeta(key, kMetaExpires, 0, expires_unix_ns, 0);
+}
+
+Status DBImpl::Persist(std::string_view key) { return WriteMeta(key, kMetaExpires, 0, 0, 0); }
+
+Status DBImpl::SetMeta(std::string_view key, int32_t mode, int64_t timestamp_unix_ns) {
+  uint8_t mask = 0;
+  if (mode >= 0) {
+    if (mode > 0xFFFF) return Status::InvalidArgument("mode must fit in 16 bits");
+    mask |= kMetaMode;
+  }
+  if (timestamp_unix_ns >= 0) mask |= kMetaTimestamp;
+  if (mask == 0) {
+    KeydirEntry cur;
+    Status s = CheckKey(key);
+    return s.ok() ? Lookup(key, &cur) : s;
+  }
+  return WriteMeta(key, mask, timestamp_unix_ns < 0 ? 0 : timestamp_unix_ns, 0,
+                   static_cast<uint16_t>(mode < 0 ? 0 : mode));
+}
+
+Status DBImpl::Sync() {
+  Writer w;
+  w.sync = true;
+  return Commit(&w);
+}
+
+// ---------------------------------------------------------------- read path
+
+std::shared_ptr<RandomAccessFile> DBImpl::FileFor(uint32_t id) const {
+  std::shared_lock<std::shared_mutex> l(files_mu_);
+  auto it = files_.find(id);
+  return it == files_.end() ? nullptr : it->second.file;
+}
+
+Status DBImpl::Lookup(std::string_view key, KeydirEntry* entry) {
+  if (closed_) return Status::Closed("the store is closed");
+  {
+    std::shared_lock<std::shared_mutex> l(keydir_mu_);
+    if (!keydir_.Get(key, entry)) return Status::NotFound("key not found");
+  }
+  if (IsExpired(*entry, env_->NowUnixNanos())) {
+    DropExpired(key, *entry);
+    return Status::Expired("key expired");
+  }
+  return Status::OK();
+}
+
+Status DBImpl::ReadEntry(std::string_view key, const KeydirEntry& e, std::string* buf,
+                         RecordHeader* h, std::string_view* stored) {
+  std::shared_ptr<RandomAccessFile> file = FileFor(e.file_id);
+  if (!file) return Status::NotFound("data file gone");  // merged away; caller retries
+  Status s = ReadRecord(file.get(), e.offset, EntryRecordSize(key, e), key, buf, h, stored);
+  if (!s.ok() && s.IsCorruption()) {
+    return Status::Corruption(DataFileName(data_dir_, e.file_id) + " offset " +
+                              std::to_string(e.offset) + ": " + s.message());
+  }
+  return s;
+}
+
+Status DBImpl::Get(std::string_view key, std::string* value) {
+  Status s = CheckKey(key);
+  if (!s.ok()) return s;
+  gets_++;
+  thread_local std::string buf;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    KeydirEntry e;
+    s = Lookup(key, &e);
+    if (!s.ok()) return s;
+    RecordHeader h;
+    std::string_view stored;
+    s = ReadEntry(key, e, &buf, &h, &stored);
+    if (s.IsNotFound()) continue;  // the file was merged away under us: look again
+    if (!s.ok()) return s;
+    std::string out;
+    s = DecodeValue(h, stored, &out);
+    if (!s.ok()) return s;
+    value->swap(out);
+    if (buf.capacity() > (4u << 20)) std::string().swap(buf);  // don't keep huge buffers
+    return Status::OK();
+  }
+  return Status::IOError("data file for key vanished repeatedly");
+}
+
+Status DBImpl::GetRange(std::string_view key, uint64_t offset, size_t n, std::string* value) {
+  std::string whole;
+  Status s = Get(key, &whole);
+  if (!s.ok()) return s;
+  if (offset >= whole.size()) {
+    value->clear();
+  } else {
+    value->assign(whole, static_cast<size_t>(offset), n);
+  }
+  return Status::OK();
+}
+
+Status DBImpl::Meta(std::string_view key, RecordMeta* meta) {
+  Status s = CheckKey(key);
+  if (!s.ok()) return s;
+  KeydirEntry e;
+  s = Lookup(key, &e);
+  if (!s.ok()) return s;
+  meta->timestamp_unix_ns = e.timestamp;
+  meta->expires_unix_ns = e.expires;
+  meta->value_size = e.value_len;
+  meta->mode = e.mode;
+  return Status::OK();
+}
+
+bool DBImpl::Has(std::string_view key) {
+  KeydirEntry e;
+  return CheckKey(key).ok() && Lookup(key, &e).ok();
+}
+
+// ------------------------------------------------------------- maintenance
+
+Status DBImpl::RunGC(uint64_t* removed) {
+  if (closed_) return Status::Closed("the store is closed");
+  SweepExpired(removed);
+  return Status::OK();
+}
+
+void DBImpl::SweepExpired(uint64_t* removed) {
+  const int64_t now = env_->NowUnixNanos();
+  std::vector<std::string> expired;
+  {
+    std::shared_lock<std::shared_mutex> l(keydir_mu_);
+    Keydir::Iterator it(&keydir_);
+    for (it.SeekToFirst(); it.Valid(); it.Next()) {
+      if (IsExpired(it.entry(), now)) expired.emplace_back(it.key());
+    }
+  }
+  uint64_t n = 0;
+  std::unique_lock<std::shared_mutex> l(keydir_mu_);
+  for (const std::string& key : expired) {
+    KeydirEntry e;
+    if (keydir_.Get(key, &e) && IsExpired(e, now)) {
+      keydir_.Erase(key);
+      live_bytes_ -= EntryRecordSize(key, e);
+      n++;
+    }
+  }
+  if (removed) *removed = n;
+}
+
+Status DBImpl::Stats(DBStats* st) {
+  if (closed_) return Status::Closed("the store is closed");
+  *st = DBStats();
+  {
+    std::shared_lock<std::shared_mutex> l(keydir_mu_);
+    st->keys = keydir_.size();
+    st->keydir_bytes = keydir_.MemoryUsage();
+    st->total_bytes = total_bytes_;
+    st->dead_bytes = st->total_bytes > live_bytes_ ? st->total_bytes - live_bytes_ : 0;
+  }
+  {
+    std::shared_lock<std::shared_mutex> l(files_mu_);
+    st->data_files = static_cast<uint32_t>(files_.size());
+  }
+  st->puts = puts_;
+  st->gets = gets_;
+  st->deletes = deletes_;
+  st->write_groups = groups_;
+  st->syncs = syncs_;
+  return Status::OK();
+}
+
+void DBImpl::Reclaimable(uint64_t* dead_bytes, uint64_t* total_bytes, double* ratio) {
+  std::shared_lock<std::shared_mutex> l(keydir_mu_);
+  const uint64_t total = total_bytes_;
+  const uint64_t dead = total > live_bytes_ ? total - live_bytes_ : 0;
+  if (dead_bytes) *dead_bytes = dead;
+  if (total_bytes) *total_bytes = total;
+  if (ratio) *ratio = total == 0 ? 0.0 : static_cast<double>(dead) / static_cast<double>(total);
+}
+
+void DBImpl::ScheduleHint(uint32_t id) {
+  std::lock_guard<std::mutex> l(bg_mu_);
+  hint_queue_.push_back(id);
+  bg_cv_.notify_one();
+}
+
+Status DBImpl::WriteHint(uint32_t id) {
+  const std::string path = DataFileName(data_dir_, id);
+  uint64_t size = 0;
+  Status s = env_->GetFileSize(path, &size);
+  std::unique_ptr<RandomAccessFile> file;
+  if (s.ok()) s = env_->NewRandomAccessFile(path, &file);
+  if (!s.ok()) return s;
+  HintWriter hint(env_, HintFileName(data_dir_, id));
+  s = hint.Open();
+  if (!s.ok()) return s;
+  RecordScanner scanner(file.get(), size, id);
+  LogOp op;
+  RecordScanner::Result r;
+  while ((r = scanner.Next(&op)) == RecordScanner::Result::kOp) {
+    s = hint.Add(op);
+    if (!s.ok()) return s;
+  }
+  if (r == RecordScanner::Result::kBad) {
+    return Status::Corruption(path + ": " + scanner.error() + "; no hint written");
+  }
+  return hint.Finish(data_dir_);
+}
+
+void DBImpl::BackgroundLoop() {
+  std::unique_lock<std::mutex> l(bg_mu_);
+  for (;;) {
+    // Hints first, and all of them before stopping: Close() waits for them so
+    // the next open need not scan.
+    if (!hint_queue_.empty()) {
+      uint32_t id = hint_queue_.back();
+      hint_queue_.pop_back();
+      l.unlock();
+      Status s = FileFor(id) ? WriteHint(id) : Status::OK();  // merged away: nothing to do
+      if (!s.ok() && FileFor(id)) Log().warn("hint file for data file {}: {}", id, s.ToString());
+      l.lock();
+      continue;
+    }
+    if (bg_stop_) break;
+    if (options_.sync_interval.count() > 0) {
+      bg_cv_.wait_for(l, options_.sync_interval);
+      if (bg_stop_ || !hint_queue_.empty()) continue;
+      if (unsynced_) {
+        l.unlock();
+        Status s = Sync();
+        if (!s.ok() && !s.IsClosed()) Log().warn("background sync: {}", s.ToString());
+        l.lock();
+      }
+    } else {
+      bg_cv_.wait(l);
+    }
+  }
+}
+
+Status DBImpl::Close() {
+  if (closed_.exchange(true)) return Status::OK();
+  Status s;
+  if (active_) {
+    Writer w;  // the final sync, behind every write already queued
+    w.sync = true;
+    w.internal = true;
+    s = Commit(&w);
+  }
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    bg_stop_ = true;
+    bg_cv_.notify_all();
+  }
+  if (bg_thread_.joinable()) bg_thread_.join();
+  if (active_) {
+    Status c = active_->Close();
+    if (s.ok()) s = c;
+    active_.reset();
+  }
+  {
+    std::unique_lock<std::shared_mutex> l(files_mu_);
+    files_.clear();
+  }
+  lock_.reset();
+  return s;
+}
+
+}  // namespace internal
+
+Status DB::Open(const std::string& path, const Options& options, std::unique_ptr<DB>* db) {
+  db->reset();
+  if (path.empty()) return Status::InvalidArgument("empty store path");
+  std::string root = path;
+  while (root.size() > 1 && root.back() == '/') root.pop_back();
+  auto impl = std::make_unique<internal::DBImpl>(root, options);
+  Status s = impl->Recover();
+  if (!s.ok()) return s;
+  *db = std::move(impl);
+  return Status::OK();
+}
+
+}  // namespace bitgask

@@ -1,0 +1,268 @@
+// The POSIX Env: plain file descriptors, pread/writev, fdatasync, flock.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "bitgask/env.h"
+
+namespace bitgask {
+
+namespace {
+
+Status PosixError(const std::string& context, int err) {
+  return Status::IOError(context + ": " + std::strerror(err), err);
+}
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, int fd, uint64_t size)
+      : path_(std::move(path)), fd_(fd), size_(size) {}
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  Status Append(std::string_view data) override { return AppendV(&data, 1); }
+
+  Status AppendV(const std::string_view* pieces, size_t n) override {
+    constexpr size_t kMaxIov = 64;
+    size_t i = 0;
+    while (i < n) {
+      iovec iov[kMaxIov];
+      size_t cnt = 0;
+      uint64_t want = 0;
+      for (; i < n && cnt < kMaxIov; i++) {
+        if (pieces[i].empty()) continue;
+        iov[cnt].iov_base = const_cast<char*>(pieces[i].data());
+        iov[cnt].iov_len = pieces[i].size();
+        want += pieces[i].size();
+        cnt++;
+      }
+      Status s = WriteAll(iov, cnt, want);
+      if (!s.ok()) return s;
+    }
+    return Status::OK();
+  }
+
+  Status Sync() override {
+    if (::fdatasync(fd_) != 0) return PosixError(path_ + ": fdatasync", errno);
+    return Status::OK();
+  }
+
+  Status Close() override {
+    if (fd_ < 0) return Status::OK();
+    int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) return PosixError(path_ + ": close", errno);
+    return Status::OK();
+  }
+
+  uint64_t Size() const override { return size_; }
+
+ private:
+  // Writes iov[0..cnt) completely, resuming after short writes.
+  Status WriteAll(iovec* iov, size_t cnt, uint64_t want) {
+    while (want > 0) {
+      ssize_t w = ::writev(fd_, iov, static_cast<int>(cnt));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return PosixError(path_ + ": write", errno);
+      }
+      size_ += static_cast<uint64_t>(w);
+      want -= static_cast<uint64_t>(w);
+      size_t done = static_cast<size_t>(w);
+      while (cnt > 0 && done >= iov->iov_len) {
+        done -= iov->iov_len;
+        iov++;
+        cnt--;
+      }
+      if (cnt > 0) {
+        iov->iov_base = static_cast<char*>(iov->iov_base) + done;
+        iov->iov_len -= done;
+      }
+    }
+    return Status::OK();
+  }
+
+  std::string path_;
+  int fd_;
+  uint64_t size_;
+};
+
+class PosixRandomAccessFile final : public RandomAccessFile {
+ public:
+  PosixRandomAccessFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixRandomAccessFile() override { ::close(fd_); }
+
+  Status Read(uint64_t offset, size_t n, char* scratch, std::string_view* result) const override {
+    size_t got = 0;
+    while (got < n) {
+      ssize_t r = ::pread(fd_, scratch + got, n - got, static_cast<off_t>(offset + got));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        *result = std::string_view();
+        return PosixError(path_ + ": read", errno);
+      }
+      if (r == 0) break;  // end of file
+      got += static_cast<size_t>(r);
+    }
+    *result = std::string_view(scratch, got);
+    return Status::OK();
+  }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
+class PosixEnv final : public Env {
+ public:
+  Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* file) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return PosixError(path + ": create", errno);
+    file->reset(new PosixWritableFile(path, fd, 0));
+    return Status::OK();
+  }
+
+  Status NewAppendableFile(const std::string& path, std::unique_ptr<WritableFile>* file) override {
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return PosixError(path + ": open for append", errno);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int err = errno;
+      ::close(fd);
+      return PosixError(path + ": stat", err);
+    }
+    file->reset(new PosixWritableFile(path, fd, static_cast<uint64_t>(st.st_size)));
+    return Status::OK();
+  }
+
+  Status NewRandomAccessFile(const std::string& path,
+                             std::unique_ptr<RandomAccessFile>* file) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError(path + ": open", errno);
+    file->reset(new PosixRandomAccessFile(path, fd));
+    return Status::OK();
+  }
+
+  bool FileExists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+
+  Status GetChildren(const std::string& dir, std::vector<std::string>* names) override {
+    names->clear();
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return PosixError(dir + ": opendir", errno);
+    while (struct dirent* e = ::readdir(d)) {
+      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+      names->emplace_back(e->d_name);
+    }
+    ::closedir(d);
+    return Status::OK();
+  }
+
+  Status GetFileSize(const std::string& path, uint64_t* size) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return PosixError(path + ": stat", errno);
+    *size = static_cast<uint64_t>(st.st_size);
+    return Status::OK();
+  }
+
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return PosixError(path + ": unlink", errno);
+    return Status::OK();
+  }
+
+  Status RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) {
+      return PosixError(from + ": rename to " + to, errno);
+    }
+    return Status::OK();
+  }
+
+  Status TruncateFile(const std::string& path, uint64_t size) override {
+    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) {
+      return PosixError(path + ": truncate", errno);
+    }
+    return Status::OK();
+  }
+
+  Status CreateDir(const std::string& dir) override {
+    if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+      return PosixError(dir + ": mkdir", errno);
+    }
+    return Status::OK();
+  }
+
+  Status RemoveDir(const std::string& dir) override {
+    if (::rmdir(dir.c_str()) != 0) return PosixError(dir + ": rmdir", errno);
+    return Status::OK();
+  }
+
+  Status SyncDir(const std::string& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return PosixError(dir + ": open directory", errno);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return PosixError(dir + ": fsync directory", err);
+    return Status::OK();
+  }
+
+  Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return PosixError(path + ": open lock file", errno);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK) return Status::Locked(path + " is locked by another process");
+      return PosixError(path + ": flock", err);
+    }
+    lock->reset(new PosixFileLock(fd));
+    return Status::OK();
+  }
+
+  int64_t NowUnixNanos() override {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  void SleepMicros(uint64_t micros) override {
+    std::this_thread::sleep_for(std::chrono::microseconds(micros));
+  }
+};
+
+}  // namespace
+
+Status WritableFile::AppendV(const std::string_view* pieces, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    Status s = Append(pieces[i]);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+Env* Env::Default() {
+  static PosixEnv* env = new PosixEnv();  // never deleted: outlives every DB
+  return env;
+}
+
+}  // namespace bitgask

@@ -1,0 +1,145 @@
+#include "hint_file.h"
+
+#include <cstring>
+
+#include "coding.h"
+#include "crc32.h"
+
+namespace bitgask {
+namespace internal {
+
+namespace {
+
+constexpr size_t kEntryFixed = 39;
+constexpr size_t kTrailerSize = 20;
+constexpr char kMagic[9] = "BGKHINT1";
+constexpr size_t kFlushAt = 1 << 20;
+
+}  // namespace
+
+HintWriter::HintWriter(Env* env, std::string path) : env_(env), path_(std::move(path)) {}
+
+Status HintWriter::Open() { return env_->NewWritableFile(path_ + ".tmp", &file_); }
+
+Status HintWriter::Add(const LogOp& op) {
+  char e[kEntryFixed];
+  EncodeFixed64(e, static_cast<uint64_t>(op.entry.timestamp));
+  EncodeFixed64(e + 8, static_cast<uint64_t>(op.entry.expires));
+  EncodeFixed32(e + 16, op.entry.offset);
+  EncodeFixed32(e + 20, op.entry.disk_len);
+  EncodeFixed32(e + 24, op.entry.value_len);
+  EncodeFixed32(e + 28, op.record_size);
+  EncodeFixed16(e + 32, static_cast<uint16_t>(op.key.size()));
+  e[34] = static_cast<char>(op.kind);
+  e[35] = static_cast<char>(op.meta_mask);
+  e[36] = static_cast<char>(op.entry.flags);
+  EncodeFixed16(e + 37, op.entry.mode);
+  buf_.append(e, kEntryFixed);
+  buf_.append(op.key);
+  count_++;
+  return buf_.size() >= kFlushAt ? Flush() : Status::OK();
+}
+
+Status HintWriter::Flush() {
+  crc_ = Crc32(crc_, buf_.data(), buf_.size());
+  Status s = file_->Append(buf_);
+  buf_.clear();
+  return s;
+}
+
+Status HintWriter::Finish(const std::string& dir) {
+  Status s = Flush();
+  if (!s.ok()) return s;
+  char t[kTrailerSize];
+  EncodeFixed64(t, count_);
+  // The CRC covers the entries and the count.
+  uint32_t crc = Crc32(crc_, t, 8);
+  EncodeFixed32(t + 8, crc);
+  std::memcpy(t + 12, kMagic, 8);
+  s = file_->Append(std::string_view(t, kTrailerSize));
+  if (s.ok()) s = file_->Sync();
+  Status c = file_->Close();
+  if (s.ok()) s = c;
+  if (s.ok()) s = env_->RenameFile(path_ + ".tmp", path_);
+  if (s.ok()) s = env_->SyncDir(dir);
+  if (!s.ok()) env_->RemoveFile(path_ + ".tmp");
+  return s;
+}
+
+Status ReadHintFile(Env* env, const std::string& path, uint32_t file_id,
+                    const std::function<void(LogOp&)>& fn) {
+  uint64_t size = 0;
+  Status s = env->GetFileSize(path, &size);
+  if (!s.ok()) return s;
+  if (size < kTrailerSize) return Status::Corruption(path + ": too short for a hint file");
+  std::unique_ptr<RandomAccessFile> file;
+  s = env->NewRandomAccessFile(path, &file);
+  if (!s.ok()) return s;
+
+  char t[kTrailerSize];
+  std::string_view got;
+  s = file->Read(size - kTrailerSize, kTrailerSize, t, &got);
+  if (!s.ok()) return s;
+  if (got.size() != kTrailerSize || std::memcmp(got.data() + 12, kMagic, 8) != 0) {
+    return Status::Corruption(path + ": no hint trailer");
+  }
+  const uint64_t count = DecodeFixed64(got.data());
+  const uint32_t want_crc = DecodeFixed32(got.data() + 8);
+  const uint64_t body = size - kTrailerSize;
+
+  // Pass 1: checksum. Pass 2: parse. Both stream through one buffer.
+  std::string buf(1 << 20, '\0');
+  uint32_t crc = 0;
+  for (uint64_t off = 0; off < body;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), body - off));
+    s = file->Read(off, n, buf.data(), &got);
+    if (!s.ok()) return s;
+    if (got.size() != n) return Status::Corruption(path + ": short read");
+    crc = Crc32(crc, got.data(), n);
+    off += n;
+  }
+  crc = Crc32(crc, t, 8);
+  if (crc != want_crc) return Status::Corruption(path + ": hint checksum mismatch");
+
+  std::string pending;  // bytes of a partly read entry
+  uint64_t seen = 0;
+  LogOp op;
+  for (uint64_t off = 0; off < body;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), body - off));
+    s = file->Read(off, n, buf.data(), &got);
+    if (!s.ok()) return s;
+    pending.append(got.data(), got.size());
+    off += n;
+    size_t pos = 0;
+    while (pending.size() - pos >= kEntryFixed) {
+      const char* e = pending.data() + pos;
+      uint16_t key_len = DecodeFixed16(e + 32);
+      if (pending.size() - pos < kEntryFixed + key_len) break;
+      op.entry.file_id = file_id;
+      op.entry.timestamp = static_cast<int64_t>(DecodeFixed64(e));
+      op.entry.expires = static_cast<int64_t>(DecodeFixed64(e + 8));
+      op.entry.offset = DecodeFixed32(e + 16);
+      op.entry.disk_len = DecodeFixed32(e + 20);
+      op.entry.value_len = DecodeFixed32(e + 24);
+      op.record_size = DecodeFixed32(e + 28);
+      uint8_t kind = static_cast<uint8_t>(e[34]);
+      if (kind > LogOp::kMeta) return Status::Corruption(path + ": bad hint entry kind");
+      op.kind = static_cast<LogOp::Kind>(kind);
+      op.meta_mask = static_cast<uint8_t>(e[35]);
+      op.entry.flags = static_cast<uint8_t>(e[36]);
+      op.entry.mode = DecodeFixed16(e + 37);
+      op.key.assign(e + kEntryFixed, key_len);
+      pos += kEntryFixed + key_len;
+      seen++;
+      fn(op);
+    }
+    pending.erase(0, pos);
+  }
+  if (!pending.empty() || seen != count) {
+    return Status::Corruption(path + ": hint entry count mismatch");
+  }
+  return Status::OK();
+}
+
+}  // namespace internal
+}  // namespace bitgask

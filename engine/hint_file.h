@@ -1,0 +1,54 @@
+// Hint files: the keydir effect of every record of one closed data file, so
+// open can rebuild the keydir without reading values (docs/Format.md).
+//
+// entry:   ts (8) | expires (8) | offset (4) | disk_len (4) | value_len (4) |
+//          record_size (4) | key_len (2) | kind (1) | meta_mask (1) |
+//          flags (1) | mode (2) | key
+// trailer: entry_count (8) | crc32 of every byte before it (4) | "BGKHINT1" (8)
+#ifndef BITGASK_ENGINE_HINT_FILE_H_
+#define BITGASK_ENGINE_HINT_FILE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "bitgask/env.h"
+#include "data_file.h"
+
+namespace bitgask {
+namespace internal {
+
+// Writes a hint file as path + ".tmp", then syncs and renames it into place.
+class HintWriter {
+ public:
+  HintWriter(Env* env, std::string path);
+  Status Open();
+  Status Add(const LogOp& op);
+  // Writes the trailer, syncs, renames into place and syncs the directory.
+  Status Finish(const std::string& dir);
+
+ private:
+  Status Flush();
+
+  Env* env_;
+  std::string path_;
+  std::unique_ptr<WritableFile> file_;
+  std::string buf_;
+  uint32_t crc_ = 0;
+  uint64_t count_ = 0;
+};
+
+// Checks the whole file's checksum first, then calls fn for each entry in
+// order (entry.file_id = file_id). Corruption when the file is damaged: fn
+// has not been called then. A file whose checksum matches but whose entries
+// are malformed (only a writer bug makes one) is also Corruption, found while
+// parsing, after fn may have seen earlier entries: callers fall back to
+// scanning the data file, and replaying a file's ops again is harmless.
+Status ReadHintFile(Env* env, const std::string& path, uint32_t file_id,
+                    const std::function<void(LogOp&)>& fn);
+
+}  // namespace internal
+}  // namespace bitgask
+
+#endif  // BITGASK_ENGINE_HINT_FILE_H_

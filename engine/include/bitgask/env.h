@@ -1,0 +1,134 @@
+// Env: every file, directory, lock and clock access the engine makes goes
+// through this interface, so that tests can substitute an Env that injects
+// faults (failed writes and fsyncs, lost unsynced data) or a fake clock.
+//
+// Env::Default() is the POSIX implementation. All methods are thread-safe
+// unless a class says otherwise.
+#ifndef BITGASK_ENV_H_
+#define BITGASK_ENV_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bitgask/status.h"
+
+namespace bitgask {
+
+// A file written only at its end. Not thread-safe: one writer at a time.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  // Appends all of data, or fails; on failure part of it may have been written.
+  virtual Status Append(std::string_view data) = 0;
+  // Appends the pieces in order as one write where the OS allows.
+  virtual Status AppendV(const std::string_view* pieces, size_t n);
+  // Makes everything appended so far durable (fdatasync).
+  virtual Status Sync() = 0;
+  virtual Status Close() = 0;
+  // Bytes in the file: its size at open plus what was appended since.
+  virtual uint64_t Size() const = 0;
+};
+
+// A file read at arbitrary offsets. Read is safe to call from many threads.
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to n bytes at offset into scratch; *result points at the bytes
+  // read (fewer than n only at the end of the file).
+  virtual Status Read(uint64_t offset, size_t n, char* scratch,
+                      std::string_view* result) const = 0;
+};
+
+// An exclusive lock on a file, released when destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  // The process-wide POSIX Env. Never deleted.
+  static Env* Default();
+
+  // Creates (or truncates) a file for appending.
+  virtual Status NewWritableFile(const std::string& path, std::unique_ptr<WritableFile>* file) = 0;
+  // Opens an existing file for appending at its end.
+  virtual Status NewAppendableFile(const std::string& path,
+                                   std::unique_ptr<WritableFile>* file) = 0;
+  virtual Status NewRandomAccessFile(const std::string& path,
+                                     std::unique_ptr<RandomAccessFile>* file) = 0;
+
+  virtual bool FileExists(const std::string& path) = 0;
+  // Names (not paths) of the entries in dir, without "." and "..".
+  virtual Status GetChildren(const std::string& dir, std::vector<std::string>* names) = 0;
+  virtual Status GetFileSize(const std::string& path, uint64_t* size) = 0;
+  virtual Status RemoveFile(const std::string& path) = 0;
+  // Atomically replaces `to` with `from` (rename(2)).
+  virtual Status RenameFile(const std::string& from, const std::string& to) = 0;
+  virtual Status TruncateFile(const std::string& path, uint64_t size) = 0;
+  // Creates dir; OK if it already exists.
+  virtual Status CreateDir(const std::string& dir) = 0;
+  virtual Status RemoveDir(const std::string& dir) = 0;
+  // Makes the creation, rename and removal of entries in dir durable.
+  virtual Status SyncDir(const std::string& dir) = 0;
+
+  // Takes an exclusive lock on path (created if absent) without waiting;
+  // Status::Locked when another process holds it.
+  virtual Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock) = 0;
+
+  // Wall-clock time in nanoseconds since the Unix epoch (TTL and mtimes).
+  virtual int64_t NowUnixNanos() = 0;
+  // Sleeps for the given number of microseconds.
+  virtual void SleepMicros(uint64_t micros) = 0;
+};
+
+// An Env that forwards every call to another; subclass it to override a few.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  Status NewWritableFile(const std::string& p, std::unique_ptr<WritableFile>* f) override {
+    return target_->NewWritableFile(p, f);
+  }
+  Status NewAppendableFile(const std::string& p, std::unique_ptr<WritableFile>* f) override {
+    return target_->NewAppendableFile(p, f);
+  }
+  Status NewRandomAccessFile(const std::string& p, std::unique_ptr<RandomAccessFile>* f) override {
+    return target_->NewRandomAccessFile(p, f);
+  }
+  bool FileExists(const std::string& p) override { return target_->FileExists(p); }
+  Status GetChildren(const std::string& d, std::vector<std::string>* n) override {
+    return target_->GetChildren(d, n);
+  }
+  Status GetFileSize(const std::string& p, uint64_t* s) override {
+    return target_->GetFileSize(p, s);
+  }
+  Status RemoveFile(const std::string& p) override { return target_->RemoveFile(p); }
+  Status RenameFile(const std::string& f, const std::string& t) override {
+    return target_->RenameFile(f, t);
+  }
+  Status TruncateFile(const std::string& p, uint64_t s) override {
+    return target_->TruncateFile(p, s);
+  }
+  Status CreateDir(const std::string& d) override { return target_->CreateDir(d); }
+  Status RemoveDir(const std::string& d) override { return target_->RemoveDir(d); }
+  Status SyncDir(const std::string& d) override { return target_->SyncDir(d); }
+  Status LockFile(const std::string& p, std::unique_ptr<FileLock>* l) override {
+    return target_->LockFile(p, l);
+  }
+  int64_t NowUnixNanos() override { return target_->NowUnixNanos(); }
+  void SleepMicros(uint64_t m) override { target_->SleepMicros(m); }
+
+ private:
+  Env* target_;
+};
+
+}  // namespace bitgask
+
+#endif  // BITGASK_ENV_H_

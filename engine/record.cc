@@ -1,0 +1,110 @@
+#include "record.h"
+
+#include <snappy.h>
+
+#include "coding.h"
+#include "crc32.h"
+
+namespace bitgask {
+namespace internal {
+
+void EncodeHeader(const RecordHeader& h, char* dst) {
+  EncodeFixed32(dst, h.crc);
+  EncodeFixed64(dst + 4, static_cast<uint64_t>(h.timestamp));
+  EncodeFixed64(dst + 12, static_cast<uint64_t>(h.expires));
+  EncodeFixed32(dst + 20, h.key_len);
+  EncodeFixed32(dst + 24, h.val_len);
+  dst[28] = static_cast<char>(h.flags);
+  dst[29] = static_cast<char>(h.codec);
+  EncodeFixed16(dst + 30, h.reserved);
+}
+
+bool DecodeHeader(const char* src, RecordHeader* h) {
+  h->crc = DecodeFixed32(src);
+  h->timestamp = static_cast<int64_t>(DecodeFixed64(src + 4));
+  h->expires = static_cast<int64_t>(DecodeFixed64(src + 12));
+  h->key_len = DecodeFixed32(src + 20);
+  h->val_len = DecodeFixed32(src + 24);
+  h->flags = static_cast<uint8_t>(src[28]);
+  h->codec = static_cast<uint8_t>(src[29]);
+  h->reserved = DecodeFixed16(src + 30);
+  if ((h->flags & ~kKnownFlags) != 0) return false;
+  if (h->codec > kCodecSnappy) return false;
+  if ((h->codec != kCodecNone) != ((h->flags & kFlagCompressed) != 0)) return false;
+  if (h->key_len > 0xFFFF) return false;
+  if (h->key_len == 0 && !(h->flags & kFlagBatchCommit)) return false;
+  return true;
+}
+
+uint32_t RecordCrc(const char* header, std::string_view key, std::string_view value) {
+  uint32_t crc = Crc32(0, header + 4, kHeaderSize - 4);
+  crc = Crc32(crc, key.data(), key.size());
+  return Crc32(crc, value.data(), value.size());
+}
+
+RecordHeader AppendRecord(std::string* dst, RecordHeader h, std::string_view key,
+                          std::string_view value, uint32_t compression_threshold) {
+  std::string compressed;
+  h.codec = kCodecNone;
+  h.flags &= static_cast<uint8_t>(~kFlagCompressed);
+  if (compression_threshold > 0 && value.size() >= compression_threshold) {
+    snappy::Compress(value.data(), value.size(), &compressed);
+    if (compressed.size() < value.size()) {
+      value = compressed;
+      h.codec = kCodecSnappy;
+      h.flags |= kFlagCompressed;
+    }
+  }
+  h.key_len = static_cast<uint32_t>(key.size());
+  h.val_len = static_cast<uint32_t>(value.size());
+  const size_t start = dst->size();
+  dst->resize(start + kHeaderSize);
+  EncodeHeader(h, &(*dst)[start]);
+  h.crc = RecordCrc(&(*dst)[start], key, value);
+  EncodeFixed32(&(*dst)[start], h.crc);
+  dst->append(key.data(), key.size());
+  dst->append(value.data(), value.size());
+  return h;
+}
+
+Status ParseRecord(std::string_view record, RecordHeader* h, std::string_view* key,
+                   std::string_view* stored_value) {
+  if (record.size() < kHeaderSize || !DecodeHeader(record.data(), h)) {
+    return Status::Corruption("bad record header");
+  }
+  if (h->RecordSize() != record.size()) return Status::Corruption("record length mismatch");
+  *key = record.substr(kHeaderSize, h->key_len);
+  *stored_value = record.substr(kHeaderSize + h->key_len, h->val_len);
+  if (RecordCrc(record.data(), *key, *stored_value) != h->crc) {
+    return Status::Corruption("checksum mismatch");
+  }
+  return Status::OK();
+}
+
+Status DecodeValue(const RecordHeader& h, std::string_view stored, std::string* out) {
+  if (h.codec == kCodecNone) {
+    out->assign(stored.data(), stored.size());
+    return Status::OK();
+  }
+  if (!snappy::Uncompress(stored.data(), stored.size(), out)) {
+    return Status::Corruption("bad snappy data");
+  }
+  return Status::OK();
+}
+
+Status LogicalValueLength(const RecordHeader& h, std::string_view stored_prefix, uint32_t* len) {
+  if (h.codec == kCodecNone) {
+    *len = h.val_len;
+    return Status::OK();
+  }
+  size_t n = 0;
+  if (!snappy::GetUncompressedLength(stored_prefix.data(), stored_prefix.size(), &n) ||
+      n > 0xFFFFFFFFu) {
+    return Status::Corruption("bad snappy length");
+  }
+  *len = static_cast<uint32_t>(n);
+  return Status::OK();
+}
+
+}  // namespace internal
+}  // namespace bitgask

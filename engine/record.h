@@ -1,0 +1,88 @@
+// The on-disk record: a 32-byte header, the key, the value (docs/Format.md).
+//
+//   crc32 (4) | ts_unix_nano (8) | expires_unix_nano (8) | key_len (4) |
+//   val_len (4) | flags (1) | codec (1) | reserved (2) | key | value
+//
+// Little-endian; the CRC-32 covers every byte after the CRC field. The
+// reserved field holds the key's mode bits.
+#ifndef BITGASK_ENGINE_RECORD_H_
+#define BITGASK_ENGINE_RECORD_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bitgask/status.h"
+
+namespace bitgask {
+namespace internal {
+
+constexpr size_t kHeaderSize = 32;
+
+// Record flags (header byte 28).
+enum RecordFlag : uint8_t {
+  kFlagTombstone = 0x01,   // the key was deleted; no value
+  kFlagCompressed = 0x02,  // the value is compressed with `codec`
+  // Changes the live key's metadata without rewriting its value. The value is
+  // one byte, a mask of kMeta* bits saying which header fields apply.
+  kFlagMetaUpdate = 0x04,
+  kFlagBatch = 0x08,        // part of an atomic batch, valid only once committed
+  kFlagBatchCommit = 0x10,  // closes a batch; the value holds the record count
+};
+constexpr uint8_t kKnownFlags = 0x1F;
+
+// Which fields a metadata-update record changes.
+enum MetaMask : uint8_t {
+  kMetaTimestamp = 0x01,
+  kMetaExpires = 0x02,
+  kMetaMode = 0x04,
+};
+
+enum Codec : uint8_t { kCodecNone = 0, kCodecSnappy = 1 };
+
+struct RecordHeader {
+  uint32_t crc = 0;
+  int64_t timestamp = 0;
+  int64_t expires = 0;
+  uint32_t key_len = 0;
+  uint32_t val_len = 0;  // bytes of value as stored
+  uint8_t flags = 0;
+  uint8_t codec = kCodecNone;
+  uint16_t reserved = 0;  // mode bits
+
+  uint64_t RecordSize() const { return kHeaderSize + key_len + static_cast<uint64_t>(val_len); }
+};
+
+// Writes the header's 32 bytes (with h.crc as given) to dst.
+void EncodeHeader(const RecordHeader& h, char* dst);
+// Reads 32 bytes. Returns false when the header cannot be valid (unknown flag
+// bits or codec); lengths are checked by the caller against the file.
+bool DecodeHeader(const char* src, RecordHeader* h);
+
+// The CRC of a record: header bytes 4..31, then key, then value.
+uint32_t RecordCrc(const char* header, std::string_view key, std::string_view value);
+
+// Appends a complete record to *dst. `h` gives timestamp, expires, flags
+// (tombstone/meta/batch bits) and reserved; crc, lengths and codec are filled
+// in. A value of at least compression_threshold bytes (threshold > 0) is
+// compressed with snappy when that makes it smaller. Returns the header
+// actually written.
+RecordHeader AppendRecord(std::string* dst, RecordHeader h, std::string_view key,
+                          std::string_view value, uint32_t compression_threshold);
+
+// Checks a whole record held in memory (header + key + value) and returns
+// views of its key and stored value. Corruption when the CRC does not match.
+Status ParseRecord(std::string_view record, RecordHeader* h, std::string_view* key,
+                   std::string_view* stored_value);
+
+// Turns a stored value into the logical one (decompressing if needed).
+Status DecodeValue(const RecordHeader& h, std::string_view stored, std::string* out);
+// The logical length of a stored value, from the snappy preamble when
+// compressed (needs only the first bytes of the stored value).
+Status LogicalValueLength(const RecordHeader& h, std::string_view stored_prefix, uint32_t* len);
+
+}  // namespace internal
+}  // namespace bitgask
+
+#endif  // BITGASK_ENGINE_RECORD_H_
