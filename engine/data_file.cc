@@ -234,5 +234,57 @@ Status ReadRecord(const RandomAccessFile* file, uint64_t offset, uint64_t size,
   return Status::OK();
 }
 
+Status ReadValueRange(const RandomAccessFile* file, const KeydirEntry& e, std::string_view key,
+                      uint64_t offset, size_t n, std::string* out) {
+  out->clear();
+  const uint64_t len = e.value_len;
+  if (offset >= len || n == 0) return Status::OK();
+  const uint64_t end = std::min<uint64_t>(len, offset + n);
+  std::string buf;
+  if (!(e.flags & kFlagBlockChecksums)) {
+    RecordHeader h;
+    std::string_view stored;
+    Status s = ReadRecord(file, e.offset, kHeaderSize + key.size() + e.disk_len, key, &buf, &h,
+                          &stored);
+    if (!s.ok()) return s;
+    std::string value;
+    s = DecodeValue(h, stored, &value);
+    if (s.ok()) out->assign(value, static_cast<size_t>(offset), static_cast<size_t>(end - offset));
+    return s;
+  }
+  const uint64_t value_at = e.offset + kHeaderSize + key.size();
+  const uint64_t first = offset / kBlockSize, last = (end - 1) / kBlockSize;
+  const uint64_t data_from = first * kBlockSize;
+  const uint64_t data_to = std::min<uint64_t>(len, (last + 1) * kBlockSize);
+  buf.resize(static_cast<size_t>(data_to - data_from));
+  std::string_view data;
+  Status s = file->Read(value_at + data_from, buf.size(), buf.data(), &data);
+  if (!s.ok()) return s;
+  char table[4096];
+  const uint64_t blocks = last - first + 1;
+  std::string big_table;
+  char* tp = table;
+  if (blocks * 4 > sizeof(table)) {
+    big_table.resize(static_cast<size_t>(blocks * 4));
+    tp = big_table.data();
+  }
+  std::string_view crcs;
+  s = file->Read(value_at + len + first * 4, static_cast<size_t>(blocks * 4), tp, &crcs);
+  if (!s.ok()) return s;
+  if (data.size() != buf.size() || crcs.size() != blocks * 4) {
+    return Status::Corruption("value cut short by end of file");
+  }
+  for (uint64_t b = 0; b < blocks; b++) {
+    const size_t at = static_cast<size_t>(b * kBlockSize);
+    const size_t bn = std::min<size_t>(kBlockSize, data.size() - at);
+    if (Crc32(0, data.data() + at, bn) != DecodeFixed32(crcs.data() + 4 * b)) {
+      return Status::Corruption("block checksum mismatch at value offset " +
+                                std::to_string(data_from + at));
+    }
+  }
+  out->assign(data.data() + (offset - data_from), static_cast<size_t>(end - offset));
+  return Status::OK();
+}
+
 }  // namespace internal
 }  // namespace bitgask

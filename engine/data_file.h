@@ -96,6 +96,14 @@ Status ReadRecord(const RandomAccessFile* file, uint64_t offset, uint64_t size,
                   std::string_view key, std::string* buf, RecordHeader* h,
                   std::string_view* stored_value);
 
+// Reads bytes [offset, offset + n) of the value of the record `e` points to
+// (fewer at the value's end). A value stored with block checksums is read
+// only in the blocks that cover the range, each checked against its CRC; any
+// other value is read whole, its record CRC checked, and decoded. Corruption
+// when a check fails: never unchecked bytes.
+Status ReadValueRange(const RandomAccessFile* file, const KeydirEntry& e, std::string_view key,
+                      uint64_t offset, size_t n, std::string* out);
+
 }  // namespace internal
 }  // namespace bitgask
 

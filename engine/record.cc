@@ -2,6 +2,8 @@
 
 #include <snappy.h>
 
+#include <algorithm>
+
 #include "coding.h"
 #include "crc32.h"
 
@@ -33,6 +35,10 @@ bool DecodeHeader(const char* src, RecordHeader* h) {
   if ((h->codec != kCodecNone) != ((h->flags & kFlagCompressed) != 0)) return false;
   if (h->key_len > 0xFFFF) return false;
   if (h->key_len == 0 && !(h->flags & kFlagBatchCommit)) return false;
+  if ((h->flags & kFlagBlockChecksums) &&
+      (h->flags & (kFlagCompressed | kFlagTombstone | kFlagMetaUpdate | kFlagBatchCommit))) {
+    return false;
+  }
   return true;
 }
 
@@ -55,15 +61,26 @@ RecordHeader AppendRecord(std::string* dst, RecordHeader h, std::string_view key
       h.flags |= kFlagCompressed;
     }
   }
+  std::string table;  // block checksums of a large uncompressed value
+  h.flags &= static_cast<uint8_t>(~kFlagBlockChecksums);
+  if (h.codec == kCodecNone && value.size() > kBlockSize) {
+    h.flags |= kFlagBlockChecksums;
+    for (size_t off = 0; off < value.size(); off += kBlockSize) {
+      size_t n = std::min<size_t>(kBlockSize, value.size() - off);
+      PutFixed32(&table, Crc32(0, value.data() + off, n));
+    }
+  }
   h.key_len = static_cast<uint32_t>(key.size());
-  h.val_len = static_cast<uint32_t>(value.size());
+  h.val_len = static_cast<uint32_t>(value.size() + table.size());
   const size_t start = dst->size();
   dst->resize(start + kHeaderSize);
   EncodeHeader(h, &(*dst)[start]);
-  h.crc = RecordCrc(&(*dst)[start], key, value);
-  EncodeFixed32(&(*dst)[start], h.crc);
   dst->append(key.data(), key.size());
   dst->append(value.data(), value.size());
+  dst->append(table);
+  h.crc = RecordCrc(&(*dst)[start], key, std::string_view(dst->data() + start + kHeaderSize +
+                                                              key.size(), h.val_len));
+  EncodeFixed32(&(*dst)[start], h.crc);
   return h;
 }
 
@@ -81,7 +98,22 @@ Status ParseRecord(std::string_view record, RecordHeader* h, std::string_view* k
   return Status::OK();
 }
 
+bool BlockValueLength(uint64_t stored_len, uint32_t* len) {
+  const uint64_t blocks = (stored_len + kBlockSize + 3) / (kBlockSize + 4);
+  if (stored_len < 4 * blocks) return false;
+  const uint64_t d = stored_len - 4 * blocks;
+  if (d + 4 * ((d + kBlockSize - 1) / kBlockSize) != stored_len || d > 0xFFFFFFFFu) return false;
+  *len = static_cast<uint32_t>(d);
+  return true;
+}
+
 Status DecodeValue(const RecordHeader& h, std::string_view stored, std::string* out) {
+  if (h.flags & kFlagBlockChecksums) {
+    uint32_t len = 0;
+    if (!BlockValueLength(stored.size(), &len)) return Status::Corruption("bad block table");
+    out->assign(stored.data(), len);
+    return Status::OK();
+  }
   if (h.codec == kCodecNone) {
     out->assign(stored.data(), stored.size());
     return Status::OK();
@@ -93,6 +125,10 @@ Status DecodeValue(const RecordHeader& h, std::string_view stored, std::string* 
 }
 
 Status LogicalValueLength(const RecordHeader& h, std::string_view stored_prefix, uint32_t* len) {
+  if (h.flags & kFlagBlockChecksums) {
+    return BlockValueLength(h.val_len, len) ? Status::OK()
+                                            : Status::Corruption("bad block table length");
+  }
   if (h.codec == kCodecNone) {
     *len = h.val_len;
     return Status::OK();

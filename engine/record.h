@@ -29,8 +29,13 @@ enum RecordFlag : uint8_t {
   kFlagMetaUpdate = 0x04,
   kFlagBatch = 0x08,        // part of an atomic batch, valid only once committed
   kFlagBatchCommit = 0x10,  // closes a batch; the value holds the record count
+  // The value is followed by a CRC-32 of each kBlockSize block of it, so a
+  // byte range can be read and checked without reading the whole value.
+  // Set on every uncompressed value larger than one block.
+  kFlagBlockChecksums = 0x20,
 };
-constexpr uint8_t kKnownFlags = 0x1F;
+constexpr uint8_t kKnownFlags = 0x3F;
+constexpr uint32_t kBlockSize = 64 * 1024;
 
 // Which fields a metadata-update record changes.
 enum MetaMask : uint8_t {
@@ -76,8 +81,13 @@ RecordHeader AppendRecord(std::string* dst, RecordHeader h, std::string_view key
 Status ParseRecord(std::string_view record, RecordHeader* h, std::string_view* key,
                    std::string_view* stored_value);
 
-// Turns a stored value into the logical one (decompressing if needed).
+// Turns a stored value into the logical one (decompressing, or dropping the
+// block checksums, as needed).
 Status DecodeValue(const RecordHeader& h, std::string_view stored, std::string* out);
+
+// For a value stored with block checksums: its logical length from the
+// stored length L = d + 4 * ceil(d / kBlockSize). False if L fits no d.
+bool BlockValueLength(uint64_t stored_len, uint32_t* len);
 // The logical length of a stored value, from the snappy preamble when
 // compressed (needs only the first bytes of the stored value).
 Status LogicalValueLength(const RecordHeader& h, std::string_view stored_prefix, uint32_t* len);

@@ -674,7 +674,8 @@ class ReadCountingEnv : public FakeClockEnv {
   };
 };
 
-// db.h: "For an uncompressed value only that range is read from disk."
+// db.h: "For an uncompressed value only that range is read from disk", at the
+// granularity of its 64 KiB checksummed blocks (docs/Format.md).
 TEST_F(DBTest, GetRangeOfUncompressedValueReadsOnlyTheRange) {
   auto* env = new ReadCountingEnv;
   owned_env_.reset(env);
@@ -689,7 +690,43 @@ TEST_F(DBTest, GetRangeOfUncompressedValueReadsOnlyTheRange) {
   const uint64_t read = env->bytes_read.load() - before;
   std::printf("GetRange of 100 bytes of a 1 MiB value read %llu bytes\n",
               static_cast<unsigned long long>(read));
-  EXPECT_LT(read, 64u << 10) << "GetRange read the whole value";
+  // 500000..500100 lies in one block: that block and its 4-byte checksum.
+  EXPECT_EQ(read, (64u << 10) + 4) << "GetRange read more than the block holding the range";
+}
+
+// A damaged byte inside one block of a large value: a range in that block is
+// Corruption, a range in another block still reads, and Get of the whole
+// value is Corruption. Never wrong bytes.
+TEST_F(DBTest, GetRangeChecksEachBlockItReads) {
+  options_.max_data_file_size = 4096;  // the value gets a file of its own...
+  Open();
+  const std::string value = RandomBytes(300000, 22);  // 5 blocks, stored raw
+  ASSERT_TRUE(db_->Put("k", value).ok());
+  ASSERT_TRUE(db_->Put("z", "next").ok());  // ...closed by this write: damage there is not a tail
+  ASSERT_TRUE(db_->Close().ok());
+  db_.reset();
+  // Flip a byte in block 2 (value offset 140000) of the only record.
+  const std::string path = root_ + "/data/000000001.data";
+  const long at = 32 + 1 + 140000;
+  FILE* f = std::fopen(path.c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(std::fseek(f, at, SEEK_SET), 0);
+  int c = std::fgetc(f);
+  ASSERT_EQ(std::fseek(f, at, SEEK_SET), 0);
+  std::fputc(c ^ 0x40, f);
+  std::fclose(f);
+  Open();
+  std::string out = "unchanged";
+  Status s = db_->GetRange("k", 139990, 20, &out);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_EQ(out, "unchanged");
+  ASSERT_TRUE(db_->GetRange("k", 10, 20, &out).ok());  // block 0
+  EXPECT_EQ(out, value.substr(10, 20));
+  ASSERT_TRUE(db_->GetRange("k", 299990, 100, &out).ok());  // the short last block, clamped
+  EXPECT_EQ(out, value.substr(299990));
+  ASSERT_TRUE(db_->GetRange("k", 65530, 20, &out).ok());  // across blocks 0 and 1
+  EXPECT_EQ(out, value.substr(65530, 20));
+  EXPECT_TRUE(db_->Get("k", &out).IsCorruption());
 }
 
 // ------------------------------------------------------------- compression
@@ -732,7 +769,8 @@ TEST_F(DBTest, CompressionThresholdZeroDisablesCompression) {
   Open();
   const std::string value = Compressible(1 << 20);
   ASSERT_TRUE(db_->Put("big", value).ok());
-  EXPECT_EQ(kHeader + 3 + value.size(), DataBytesOnDisk());
+  // Stored raw, with a 4-byte checksum per 64 KiB block (docs/Format.md).
+  EXPECT_EQ(kHeader + 3 + value.size() + 4 * (value.size() / (64 << 10)), DataBytesOnDisk());
   std::string got;
   ASSERT_TRUE(db_->Get("big", &got).ok());
   EXPECT_TRUE(SameBytes(value, got));

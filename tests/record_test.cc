@@ -311,7 +311,7 @@ TEST(RecordHeaderTest, DecodeRejectsInvalidHeaders) {
   ASSERT_TRUE(DecodeHeader(buf, &d));
 
   // Unknown flag bits, alone and with known ones.
-  for (int bit = 5; bit < 8; bit++) {
+  for (int bit = 6; bit < 8; bit++) {
     for (uint8_t known : {uint8_t{0}, uint8_t{kFlagTombstone}, uint8_t{kKnownFlags}}) {
       RecordHeader h = good;
       h.flags = static_cast<uint8_t>(known | (1u << bit));
@@ -430,7 +430,10 @@ TEST(RecordTest, AppendAndParseRoundTrip) {
       EXPECT_EQ(w.expires, h.expires);
       EXPECT_EQ(w.reserved, h.reserved);
       EXPECT_EQ(w.key_len, c.key.size());
-      EXPECT_EQ(w.flags & ~kFlagCompressed, flags);
+      EXPECT_EQ(w.flags & ~(kFlagCompressed | kFlagBlockChecksums), flags);
+      // Block checksums exactly on uncompressed values larger than a block.
+      EXPECT_EQ((w.flags & kFlagBlockChecksums) != 0,
+                w.codec == kCodecNone && c.value.size() > kBlockSize);
       EXPECT_EQ(w.RecordSize(), all.size() - start);
 
       RecordHeader p;
@@ -461,6 +464,24 @@ TEST(RecordTest, AppendAndParseRoundTrip) {
   }
 }
 
+TEST(RecordTest, BlockValueLengthInvertsTheStoredLength) {
+  for (uint64_t d : {uint64_t{0}, uint64_t{1}, uint64_t{65535}, uint64_t{65536}, uint64_t{65537},
+                     uint64_t{131072}, uint64_t{131073}, uint64_t{1} << 20, uint64_t{1} << 30,
+                     uint64_t{0xFFFFFFFF} - 4 * 65536}) {
+    const uint64_t stored = d + 4 * ((d + kBlockSize - 1) / kBlockSize);
+    uint32_t len = 7;
+    ASSERT_TRUE(BlockValueLength(stored, &len)) << d;
+    EXPECT_EQ(len, d);
+  }
+  // Lengths no value can have: one full block is 65540 stored bytes and one
+  // more byte of value makes 65545 (a second checksum), so 65541..65544 fit
+  // nothing; nor does anything shorter than a checksum.
+  uint32_t len = 0;
+  for (uint64_t bad : {uint64_t{65541}, uint64_t{65542}, uint64_t{65544}, uint64_t{3}}) {
+    EXPECT_FALSE(BlockValueLength(bad, &len)) << bad;
+  }
+}
+
 TEST(RecordTest, CompressionOnlyAtThresholdAndOnlyWhenSmaller) {
   std::mt19937_64 rng(11);
   RecordHeader h;
@@ -477,11 +498,11 @@ TEST(RecordTest, CompressionOnlyAtThresholdAndOnlyWhenSmaller) {
   EXPECT_EQ(w.flags & kFlagCompressed, kFlagCompressed);
   EXPECT_LT(w.val_len, 1000u);
   EXPECT_EQ(rec.size(), kHeaderSize + 1 + w.val_len);
-  // Threshold 0: never compressed.
+  // Threshold 0: never compressed (stored with its two block checksums).
   rec.clear();
   w = AppendRecord(&rec, h, "k", Compressible(100000), 0);
   EXPECT_EQ(w.codec, kCodecNone);
-  EXPECT_EQ(w.val_len, 100000u);
+  EXPECT_EQ(w.val_len, 100000u + 2 * 4);
   // Incompressible random data stays raw at any size.
   for (size_t n : {size_t{256}, size_t{4096}, size_t{100000}, size_t{1 << 20}}) {
     rec.clear();
@@ -489,8 +510,9 @@ TEST(RecordTest, CompressionOnlyAtThresholdAndOnlyWhenSmaller) {
     w = AppendRecord(&rec, h, "r", v, 1);
     EXPECT_EQ(w.codec, kCodecNone) << n;
     EXPECT_EQ(w.flags & kFlagCompressed, 0) << n;
-    EXPECT_EQ(w.val_len, n);
-    EXPECT_TRUE(rec.substr(kHeaderSize + 1) == v);
+    const size_t table = n > kBlockSize ? 4 * ((n + kBlockSize - 1) / kBlockSize) : 0;
+    EXPECT_EQ(w.val_len, n + table);
+    EXPECT_TRUE(rec.substr(kHeaderSize + 1, n) == v);
   }
   // A tiny value at threshold 1: snappy cannot make 1 byte smaller.
   rec.clear();
