@@ -219,7 +219,11 @@ Status DBImpl::OpenActiveFile(uint32_t newest_id) {
   if (newest_id != 0 && files_[newest_id].size < options_.max_data_file_size) {
     // Keep appending to the newest file; a hint for it would go stale.
     const std::string hint = HintFileName(data_dir_, newest_id);
-    if (env_->FileExists(hint)) env_->RemoveFile(hint);
+    if (env_->FileExists(hint)) {
+      s = env_->RemoveFile(hint);
+      if (s.ok()) s = env_->SyncDir(data_dir_);  // a stale hint must not come back
+      if (!s.ok()) return s;
+    }
     s = env_->NewAppendableFile(DataFileName(data_dir_, newest_id), &active_);
     if (!s.ok()) return s;
     active_id_ = newest_id;

@@ -34,9 +34,14 @@
 //   env.DropUnsyncedData(options);    // what survives the power cut
 //   env.SetFilesystemActive(true);    // reboot
 // While the filesystem is inactive every mutating call fails with EIO without
-// touching the disk; opening files for reading and reading work. DropUnsyncedData() must run with no writer
-// active (the DB closed or the filesystem inactive). It then forgets all
-// tracking: whatever is on disk afterwards counts as durable.
+// touching the disk; opening files for reading and reading still work.
+// DropUnsyncedData() must run with no writer active (the DB closed or the
+// filesystem inactive). It then forgets all tracking: whatever is on disk
+// afterwards counts as durable.
+//
+// Errors: InjectFault() makes the Nth next matching call of one operation fail
+// with a chosen errno, once or until cleared, optionally after a short write
+// (appends). Reads can fail too; CreateDir/RemoveDir fail only while inactive.
 //
 // Thread safety: every method may be called from any thread.
 #ifndef BITGASK_TESTS_FAULT_INJECTION_ENV_H_
@@ -81,7 +86,8 @@ struct Fault {
   uint64_t skip = 0;        // let this many matching calls succeed first: skip = N-1 fails the Nth
   bool sticky = false;      // false: fail once; true: fail every matching call until cleared
   // Only calls on files whose base name contains this string match ("" = all).
-  // E.g. ".data" matches 000000001.data but not 000000001.hint.tmp.
+  // E.g. ".data" matches 000000001.data but not 000000001.hint.tmp. RenameFile
+  // matches on the new name, SyncDir on the directory's own name ("data").
   std::string name_contains;
   // kAppend only: when >= 0, write this many bytes of the data (at most all
   // but one byte) before failing, like a short write on a full disk.
@@ -194,7 +200,6 @@ class FaultInjectionEnv : public EnvWrapper {
     bool armed = false;
     Fault fault;
     uint64_t seen = 0;      // matching calls since armed
-    bool fired = false;
   };
 
   // REQUIRES: mu_ held.
