@@ -73,6 +73,17 @@ RecordScanner::Result RecordScanner::Bad(uint64_t offset, const std::string& why
   return Result::kBad;
 }
 
+bool RecordScanner::Resync() {
+  uint64_t at = 0;
+  batch_.clear();
+  batch_next_ = 0;
+  batch_ready_ = false;
+  if (!FindValidRecordAfter(file_, size_, bad_offset_, &at)) return false;
+  pos_ = at;
+  good_offset_ = at;
+  return true;
+}
+
 RecordScanner::Result RecordScanner::Next(LogOp* op) {
   for (;;) {
     if (batch_ready_) {
@@ -172,7 +183,7 @@ RecordScanner::Result RecordScanner::ReadOne(LogOp* op, uint64_t* record_start) 
   e.flags = h.flags;
   std::string_view prefix(value_prefix, prefix_len);
   if (h.flags & kFlagTombstone) {
-    out.kind = LogOp::kDelete;
+    out.kind = h.key_len == 0 ? LogOp::kClear : LogOp::kDelete;
   } else if (h.flags & kFlagMetaUpdate) {
     if (h.val_len != 1) return Bad(start, "metadata record without its mask");
     out.kind = LogOp::kMeta;
@@ -189,7 +200,8 @@ RecordScanner::Result RecordScanner::ReadOne(LogOp* op, uint64_t* record_start) 
   return Result::kOp;
 }
 
-bool HasValidRecordAfter(const RandomAccessFile* file, uint64_t file_size, uint64_t from) {
+bool FindValidRecordAfter(const RandomAccessFile* file, uint64_t file_size, uint64_t from,
+                          uint64_t* found) {
   // Slide a window over the file and try every byte position as a header.
   // Candidates larger than kMaxCandidate are not checksummed (they would have
   // to be read whole); damage hides at most that much evidence.
@@ -212,7 +224,10 @@ bool HasValidRecordAfter(const RandomAccessFile* file, uint64_t file_size, uint6
       if (!file->Read(at, record.size(), record.data(), &rec).ok() || rec.size() != record.size()) {
         continue;
       }
-      if (ParseRecord(rec, &h, &k, &v).ok()) return true;
+      if (ParseRecord(rec, &h, &k, &v).ok()) {
+        *found = at;
+        return true;
+      }
     }
     if (got.size() < kWindow) break;
   }

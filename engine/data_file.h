@@ -27,7 +27,8 @@ FileKind ParseFileName(std::string_view name, uint32_t* id);
 // The effect of one record on the keydir: what recovery replays, and what a
 // hint file stores, one per record.
 struct LogOp {
-  enum Kind : uint8_t { kPut = 0, kDelete = 1, kMeta = 2 };
+  // kClear: every key is deleted (the DeleteAll marker).
+  enum Kind : uint8_t { kPut = 0, kDelete = 1, kMeta = 2, kClear = 3 };
   Kind kind = kPut;
   uint8_t meta_mask = 0;  // kMeta: which fields of entry apply (MetaMask bits)
   std::string key;
@@ -61,6 +62,11 @@ class RecordScanner {
   const std::string& error() const { return error_; }
   uint64_t records() const { return records_; }
 
+  // After kBad: skips to the next offset > bad_offset() where a valid record
+  // starts (dropping any open batch) and returns true, or returns false when
+  // there is none. Next() then continues from there.
+  bool Resync();
+
  private:
   Result ReadOne(LogOp* op, uint64_t* record_start);
   Result Bad(uint64_t offset, const std::string& why);
@@ -86,9 +92,15 @@ class RecordScanner {
   bool batch_ready_ = false;
 };
 
-// True when some complete record with a valid CRC starts at or after `from`:
-// damage followed by good records, as opposed to a torn tail.
-bool HasValidRecordAfter(const RandomAccessFile* file, uint64_t file_size, uint64_t from);
+// Finds the first offset > from where a complete record with a valid CRC
+// starts; false when there is none (a torn tail, as opposed to damage
+// followed by good records).
+bool FindValidRecordAfter(const RandomAccessFile* file, uint64_t file_size, uint64_t from,
+                          uint64_t* at);
+inline bool HasValidRecordAfter(const RandomAccessFile* file, uint64_t file_size, uint64_t from) {
+  uint64_t at;
+  return FindValidRecordAfter(file, file_size, from, &at);
+}
 
 // Reads the record at offset (header + key + value, `size` bytes) and checks
 // it: Corruption if the CRC fails or the key differs from `key`.

@@ -99,6 +99,11 @@ Status DBImpl::Recover() {
   }
   std::sort(data_ids.begin(), data_ids.end());
   std::sort(hint_ids.begin(), hint_ids.end());
+  for (uint32_t id : hint_ids) {  // a hint left behind by a merge that removed its data file
+    if (!std::binary_search(data_ids.begin(), data_ids.end(), id)) {
+      env_->RemoveFile(HintFileName(data_dir_, id));
+    }
+  }
 
   if (env_->FileExists(MetaFileName(data_dir_))) {
     int version = 0;
@@ -129,6 +134,9 @@ Status DBImpl::Recover() {
   SweepExpired(nullptr);  // keys that expired while the store was closed
 
   bg_thread_ = std::thread([this] { BackgroundLoop(); });
+  if (options_.merge_interval.count() > 0 || options_.merge_on_open) {
+    merge_thread_ = std::thread([this] { MergeLoop(); });
+  }
   Log().info("opened {}: {} keys in {} data files", root_, keydir_.size(), files_.size());
   return Status::OK();
 }
@@ -248,6 +256,10 @@ void DBImpl::ApplyOp(std::string_view key, LogOp::Kind kind, uint8_t meta_mask,
     case LogOp::kDelete:
       if (keydir_.Erase(key, &old)) live_bytes_ -= EntryRecordSize(key, old);
       break;
+    case LogOp::kClear:
+      keydir_.Clear();
+      live_bytes_ = 0;
+      break;
     case LogOp::kMeta: {
       KeydirEntry e;
       if (!keydir_.Get(key, &e)) break;
@@ -279,17 +291,10 @@ Status DBImpl::Commit(Writer* w) {
   if (w->done) return w->status;
 
   // This writer leads: take the writers queued behind it.
-  std::vector<Writer*> group;
-  uint64_t bytes = 0;
-  for (Writer* x : writers_) {
-    if (x->sync && !w->sync) break;  // a sync write never rides in a group that won't sync
-    if (!group.empty() && bytes + x->records.size() > kMaxGroupBytes) break;
-    group.push_back(x);
-    bytes += x->records.size();
-  }
+  std::vector<Writer*> group = BuildGroup(w);
   Status s = bg_error_;
   l.unlock();
-  if (s.ok()) s = AppendGroup(group, bytes, w->sync);
+  if (s.ok()) s = w->leader_task ? w->leader_task() : AppendGroup(group, w->sync);
   l.lock();
   if (!s.ok() && bg_error_.ok()) {
     bg_error_ = Status::IOError("the store stopped accepting writes after an I/O error (" +
@@ -299,25 +304,56 @@ Status DBImpl::Commit(Writer* w) {
   }
   for (Writer* x : group) {
     writers_.pop_front();
-    x->status = s;
+    x->status = x->excluded ? x->failed : s;
     x->done = true;
     if (x != w) x->cv.notify_one();
   }
   if (!writers_.empty()) writers_.front()->cv.notify_one();
-  return s;
+  return w->status;
 }
 
-Status DBImpl::AppendGroup(const std::vector<Writer*>& group, uint64_t bytes, bool sync) {
+std::vector<DBImpl::Writer*> DBImpl::BuildGroup(Writer* w) {
+  std::vector<Writer*> group{w};
+  if (w->leader_task) return group;
+  uint64_t bytes = w->records.size();
+  for (size_t i = 1; i < writers_.size(); i++) {
+    Writer* x = writers_[i];
+    if (x->leader_task) break;
+    if (x->sync && !w->sync) break;  // a sync write never rides in a group that won't sync
+    if (bytes + x->records.size() > kMaxGroupBytes) break;
+    if (x->conditions) {
+      // A condition is checked against the keydir before the group is
+      // written: it must not depend on a write earlier in the same group.
+      bool overlaps = false;
+      for (const Condition& c : *x->conditions) {
+        for (Writer* y : group) {
+          for (const PendingOp& op : y->ops) overlaps = overlaps || op.key == c.key;
+        }
+      }
+      if (overlaps) break;
+    }
+    group.push_back(x);
+    bytes += x->records.size();
+  }
+  return group;
+}
+
+Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
+  uint64_t bytes = 0;
+  std::vector<std::string_view> pieces;
+  pieces.reserve(group.size());
+  for (Writer* x : group) {
+    if (x->conditions) CheckConditions(x);
+    if (x->excluded || x->records.empty()) continue;
+    pieces.emplace_back(x->records);
+    bytes += x->records.size();
+  }
   Status s;
   if (bytes > 0) {
     if (active_->Size() > 0 && active_->Size() + bytes > options_.max_data_file_size) {
       s = Rotate();
       if (!s.ok()) return s;
     }
-    const uint64_t base = active_->Size();
-    std::vector<std::string_view> pieces;
-    pieces.reserve(group.size());
-    for (Writer* x : group) pieces.emplace_back(x->records);
     s = active_->AppendV(pieces.data(), pieces.size());
     if (!s.ok()) return s;
     total_bytes_ += bytes;
@@ -326,16 +362,19 @@ Status DBImpl::AppendGroup(const std::vector<Writer*>& group, uint64_t bytes, bo
       files_[active_id_].size = active_->Size();
     }
     if (!sync) unsynced_ = true;
-    if (sync) {
-      s = active_->Sync();
-      if (!s.ok()) return s;
-      syncs_++;
-      unsynced_ = false;
-    }
+  }
+  if (sync && (bytes > 0 || unsynced_)) {
+    s = active_->Sync();
+    if (!s.ok()) return s;
+    syncs_++;
+    unsynced_ = false;
+  }
+  if (bytes > 0) {
     groups_++;
     std::unique_lock<std::shared_mutex> kl(keydir_mu_);
-    uint64_t off = base;
+    uint64_t off = active_->Size() - bytes;
     for (Writer* x : group) {
+      if (x->excluded) continue;
       for (PendingOp& op : x->ops) {
         op.entry.file_id = active_id_;
         op.entry.offset = static_cast<uint32_t>(off + op.rel_offset);
@@ -343,13 +382,48 @@ Status DBImpl::AppendGroup(const std::vector<Writer*>& group, uint64_t bytes, bo
       }
       off += x->records.size();
     }
-  } else if (sync) {
-    s = active_->Sync();
-    if (!s.ok()) return s;
-    syncs_++;
-    unsynced_ = false;
   }
   return Status::OK();
+}
+
+void DBImpl::CheckConditions(Writer* x) {
+  const int64_t now = env_->NowUnixNanos();
+  for (const Condition& c : *x->conditions) {
+    bool holds = false;
+    Status s;
+    for (int attempt = 0; attempt < 3; attempt++) {
+      KeydirEntry e;
+      bool live;
+      {
+        std::shared_lock<std::shared_mutex> l(keydir_mu_);
+        live = keydir_.Get(c.key, &e) && !IsExpired(e, now);
+      }
+      holds = c.kind == Condition::kAbsent ? !live : live;
+      if (!holds || c.kind != Condition::kValueEquals) break;
+      holds = e.value_len == c.expected.size();
+      if (!holds) break;
+      std::string buf, value;
+      RecordHeader h;
+      std::string_view stored;
+      s = ReadEntry(c.key, e, &buf, &h, &stored);
+      if (s.IsNotFound()) continue;  // merged away under us: look again
+      if (s.ok()) s = DecodeValue(h, stored, &value);
+      holds = s.ok() && value == c.expected;
+      break;
+    }
+    if (!s.ok()) {
+      x->excluded = true;
+      x->failed = s;
+      return;
+    }
+    if (!holds) {
+      x->excluded = true;
+      x->failed = Status::Conflict(c.kind == Condition::kAbsent
+                                       ? "key already exists"
+                                       : "current value differs from the expected one");
+      return;
+    }
+  }
 }
 
 // REQUIRES: the caller leads the queue, or recovery.
@@ -424,6 +498,8 @@ Status DBImpl::PutWithTTL(std::string_view key, std::string_view value,
 }
 
 Status DBImpl::Put(const WriteOptions& wo, std::string_view key, std::string_view value) {
+  CallGuard guard(this);
+  if (!guard) return Status::Closed("the store is closed");
   Status s = CheckKey(key);
   if (!s.ok()) return s;
   if (value.size() > options_.max_value_size) {
@@ -458,9 +534,10 @@ Status DBImpl::Put(const WriteOptions& wo, std::string_view key, std::string_vie
 Status DBImpl::Delete(std::string_view key) { return Delete(WriteOptions(), key); }
 
 Status DBImpl::Delete(const WriteOptions& wo, std::string_view key) {
+  CallGuard guard(this);
+  if (!guard) return Status::Closed("the store is closed");
   Status s = CheckKey(key);
   if (!s.ok()) return s;
-  if (closed_) return Status::Closed("the store is closed");
   {
     std::shared_lock<std::shared_mutex> l(keydir_mu_);
     KeydirEntry e;
@@ -480,6 +557,8 @@ Status DBImpl::Delete(const WriteOptions& wo, std::string_view key) {
 
 Status DBImpl::WriteMeta(std::string_view key, uint8_t mask, int64_t timestamp, int64_t expires,
                          uint16_t mode) {
+  CallGuard guard(this);
+  if (!guard) return Status::Closed("the store is closed");
   Status s = CheckKey(key);
   if (!s.ok()) return s;
   KeydirEntry cur;
@@ -534,9 +613,101 @@ Status DBImpl::SetMeta(std::string_view key, int32_t mode, int64_t timestamp_uni
 }
 
 Status DBImpl::Sync() {
+  CallGuard guard(this);
+  if (!guard) return Status::Closed("the store is closed");
   Writer w;
   w.sync = true;
   return Commit(&w);
+}
+
+Status DBImpl::EncodeBatch(const WriteBatch& batch, Writer* w) {
+  const int64_t now = env_->NowUnixNanos();
+  bool has_delete = false;
+  for (const WriteBatch::Op& op : batch.ops()) {
+    Status s = CheckKey(op.key);
+    if (!s.ok()) return s;
+    RecordHeader h;
+    h.timestamp = op.timestamp != 0 ? op.timestamp : now;
+    h.flags = kFlagBatch;
+    KeydirEntry e;
+    const uint32_t rel = static_cast<uint32_t>(w->records.size());
+    if (op.kind == WriteBatch::Op::kDelete) {
+      has_delete = true;
+      h.flags |= kFlagTombstone;
+      AppendRecord(&w->records, h, op.key, std::string_view(), 0);
+      w->ops.push_back(PendingOp{LogOp::kDelete, 0, op.key, e, rel,
+                                 static_cast<uint32_t>(w->records.size() - rel)});
+      continue;
+    }
+    if (op.value.size() > options_.max_value_size) {
+      return Status::TooLarge("value of " + std::to_string(op.value.size()) +
+                              " bytes is over max_value_size");
+    }
+    WriteOptions wo;
+    wo.ttl = std::chrono::nanoseconds(op.ttl_ns);
+    wo.expires_at_unix_ns = op.expires_at;
+    h.expires = ExpiryFor(wo, now);
+    h.reserved = op.mode;
+    RecordHeader written =
+        AppendRecord(&w->records, h, op.key, op.value, options_.compression_threshold);
+    e.disk_len = written.val_len;
+    e.value_len = static_cast<uint32_t>(op.value.size());
+    e.timestamp = h.timestamp;
+    e.expires = h.expires;
+    e.mode = h.reserved;
+    e.flags = written.flags;
+    w->ops.push_back(PendingOp{LogOp::kPut, 0, op.key, e, rel,
+                               static_cast<uint32_t>(w->records.size() - rel)});
+  }
+  RecordHeader commit;
+  commit.timestamp = now;
+  commit.flags = kFlagBatchCommit;
+  char count[4];
+  EncodeFixed32(count, static_cast<uint32_t>(batch.Count()));
+  AppendRecord(&w->records, commit, std::string_view(), std::string_view(count, 4), 0);
+  if (w->records.size() >= kMaxFileSizeLimit) {
+    return Status::TooLarge("batch of " + std::to_string(w->records.size()) +
+                            " bytes is over the 4 GiB a data file can address");
+  }
+  w->sync = options_.sync_on_put || (has_delete && options_.sync_on_delete);
+  return Status::OK();
+}
+
+Status DBImpl::Write(const WriteOptions& wo, const WriteBatch& batch) {
+  return WriteIf(wo, batch, {});
+}
+
+Status DBImpl::WriteIf(const WriteOptions& wo, const WriteBatch& batch,
+                       const std::vector<Condition>& conditions) {
+  CallGuard guard(this);
+  if (!guard) return Status::Closed("the store is closed");
+  if (batch.Count() == 0 && conditions.empty()) return Status::OK();
+  Writer w;
+  Status s = batch.Count() > 0 ? EncodeBatch(batch, &w) : Status::OK();
+  if (!s.ok()) return s;
+  if (wo.sync != WriteOptions::Sync::kDefault) w.sync = wo.sync == WriteOptions::Sync::kAlways;
+  if (!conditions.empty()) w.conditions = &conditions;
+  puts_ += batch.Count();
+  return Commit(&w);
+}
+
+Status DBImpl::PutIfAbsent(std::string_view key, std::string_view value) {
+  WriteBatch b;
+  b.Put(key, value);
+  return WriteIf(WriteOptions(), b, {Condition{Condition::kAbsent, key, {}}});
+}
+
+Status DBImpl::CompareAndSwap(std::string_view key, std::string_view expected,
+                              std::string_view value) {
+  WriteBatch b;
+  b.Put(key, value);
+  return WriteIf(WriteOptions(), b, {Condition{Condition::kValueEquals, key, expected}});
+}
+
+Status DBImpl::DeleteIf(std::string_view key, std::string_view expected) {
+  WriteBatch b;
+  b.Delete(key);
+  return WriteIf(WriteOptions(), b, {Condition{Condition::kValueEquals, key, expected}});
 }
 
 // ---------------------------------------------------------------- read path
@@ -573,6 +744,8 @@ Status DBImpl::ReadEntry(std::string_view key, const KeydirEntry& e, std::string
 }
 
 Status DBImpl::Get(std::string_view key, std::string* value) {
+  CallGuard guard(this);
+  if (!guard) return Status::Closed("the store is closed");
   Status s = CheckKey(key);
   if (!s.ok()) return s;
   gets_++;
@@ -597,6 +770,8 @@ Status DBImpl::Get(std::string_view key, std::string* value) {
 }
 
 Status DBImpl::GetRange(std::string_view key, uint64_t offset, size_t n, std::string* value) {
+  CallGuard guard(this);
+  if (!guard) return Status::Closed("the store is closed");
   Status s = CheckKey(key);
   if (!s.ok()) return s;
   gets_++;
@@ -619,6 +794,8 @@ Status DBImpl::GetRange(std::string_view key, uint64_t offset, size_t n, std::st
 }
 
 Status DBImpl::Meta(std::string_view key, RecordMeta* meta) {
+  CallGuard guard(this);
+  if (!guard) return Status::Closed("the store is closed");
   Status s = CheckKey(key);
   if (!s.ok()) return s;
   KeydirEntry e;
@@ -632,6 +809,8 @@ Status DBImpl::Meta(std::string_view key, RecordMeta* meta) {
 }
 
 bool DBImpl::Has(std::string_view key) {
+  CallGuard guard(this);
+  if (!guard) return false;
   KeydirEntry e;
   return CheckKey(key).ok() && Lookup(key, &e).ok();
 }
@@ -639,7 +818,8 @@ bool DBImpl::Has(std::string_view key) {
 // ------------------------------------------------------------- maintenance
 
 Status DBImpl::RunGC(uint64_t* removed) {
-  if (closed_) return Status::Closed("the store is closed");
+  CallGuard guard(this);
+  if (!guard) return Status::Closed("the store is closed");
   SweepExpired(removed);
   return Status::OK();
 }
@@ -668,7 +848,8 @@ void DBImpl::SweepExpired(uint64_t* removed) {
 }
 
 Status DBImpl::Stats(DBStats* st) {
-  if (closed_) return Status::Closed("the store is closed");
+  CallGuard guard(this);
+  if (!guard) return Status::Closed("the store is closed");
   *st = DBStats();
   {
     std::shared_lock<std::shared_mutex> l(keydir_mu_);
@@ -681,6 +862,11 @@ Status DBImpl::Stats(DBStats* st) {
     std::shared_lock<std::shared_mutex> l(files_mu_);
     st->data_files = static_cast<uint32_t>(files_.size());
   }
+  {
+    std::lock_guard<std::mutex> l(merge_state_mu_);
+    st->last_merge_unix_ns = last_merge_unix_ns_;
+    st->last_merge_status = last_merge_status_;
+  }
   st->puts = puts_;
   st->gets = gets_;
   st->deletes = deletes_;
@@ -690,6 +876,7 @@ Status DBImpl::Stats(DBStats* st) {
 }
 
 void DBImpl::Reclaimable(uint64_t* dead_bytes, uint64_t* total_bytes, double* ratio) {
+  CallGuard guard(this);  // when closed: the figures of the store as it was
   std::shared_lock<std::shared_mutex> l(keydir_mu_);
   const uint64_t total = total_bytes_;
   const uint64_t dead = total > live_bytes_ ? total - live_bytes_ : 0;
@@ -724,7 +911,11 @@ Status DBImpl::WriteHint(uint32_t id) {
   if (r == RecordScanner::Result::kBad) {
     return Status::Corruption(path + ": " + scanner.error() + "; no hint written");
   }
-  return hint.Finish(data_dir_);
+  s = hint.Finish(data_dir_);
+  // A merge or DeleteAll may have dropped the data file meanwhile (after it
+  // removed hints): then this hint must not outlive it.
+  if (s.ok() && !FileFor(id)) env_->RemoveFile(HintFileName(data_dir_, id));
+  return s;
 }
 
 void DBImpl::BackgroundLoop() {
@@ -759,6 +950,13 @@ void DBImpl::BackgroundLoop() {
 
 Status DBImpl::Close() {
   if (closed_.exchange(true)) return Status::OK();
+  merge_cancel_ = true;
+  {
+    std::lock_guard<std::mutex> l(bg_mu_);
+    merge_cv_.notify_all();
+  }
+  if (merge_thread_.joinable()) merge_thread_.join();
+  { std::lock_guard<std::mutex> ml(merge_mu_); }  // a manual merge has stopped
   Status s;
   if (active_) {
     Writer w;  // the final sync, behind every write already queued
@@ -766,6 +964,7 @@ Status DBImpl::Close() {
     w.internal = true;
     s = Commit(&w);
   }
+  while (calls_.load() > 0) env_->SleepMicros(100);  // calls that began before closing
   {
     std::lock_guard<std::mutex> l(bg_mu_);
     bg_stop_ = true;
@@ -782,6 +981,35 @@ Status DBImpl::Close() {
     files_.clear();
   }
   lock_.reset();
+  return s;
+}
+
+void DBImpl::ResetState() {
+  writers_.clear();
+  bg_error_ = Status::OK();
+  active_.reset();
+  active_id_ = 0;
+  next_file_id_ = 1;
+  unsynced_ = false;
+  keydir_.Clear();
+  live_bytes_ = 0;
+  files_.clear();
+  total_bytes_ = 0;
+  hint_queue_.clear();
+  bg_stop_ = false;
+  merge_cancel_ = false;
+  puts_ = gets_ = deletes_ = groups_ = syncs_ = 0;
+}
+
+Status DBImpl::Reopen() {
+  // Close waits for calls in progress; calls made from now on get Closed.
+  // A failed final sync is no reason to stay closed: reopening is how a store
+  // recovers from a write error.
+  Status s = Close();
+  if (!s.ok()) Log().warn("reopen of {}: closing: {}", root_, s.ToString());
+  ResetState();
+  s = Recover();
+  if (s.ok()) closed_ = false;
   return s;
 }
 

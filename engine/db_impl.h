@@ -11,15 +11,17 @@
 // Read path: keydir lookup under the shared lock, then one pread of the record
 // with no lock held; writers hold the keydir lock only to apply a group.
 //
-// Lock order: queue_mu_ is never held while another lock is taken, except
-// that a leader holds nothing while it writes. keydir_mu_, files_mu_ and bg_mu_
-// are leaves: never held together.
+// Lock order: merge_mu_ -> queue_mu_ -> keydir_mu_ -> files_mu_; bg_mu_ is a
+// leaf. queue_mu_ is released before a leader does any I/O, and while it is
+// held no other lock is taken. keydir_mu_ is held while taking files_mu_ only
+// to snapshot both consistently.
 #ifndef BITGASK_ENGINE_DB_IMPL_H_
 #define BITGASK_ENGINE_DB_IMPL_H_
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -56,6 +58,57 @@ class DBImpl final : public DB {
   Status ExpireAt(std::string_view key, int64_t expires_unix_ns) override;
   Status Persist(std::string_view key) override;
   Status SetMeta(std::string_view key, int32_t mode, int64_t timestamp_unix_ns) override;
+
+  Status Keys(std::vector<std::string>* keys) override;
+  Status IterKeys(const std::function<bool(std::string_view key)>& fn) override;
+  Status Iter(std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view, const RecordMeta&)>& fn)
+      override;
+  Status ScanKeys(std::string_view cursor, size_t count, std::vector<std::string>* keys,
+                  std::string* next_cursor) override;
+  Status Scan(std::string_view prefix, const KeyValueFn& fn) override;
+  Status Range(std::string_view start, std::string_view end, const KeyValueFn& fn) override;
+  Status Sift(const std::function<bool(std::string_view key)>& pred, const KeyValueFn& fn) override;
+  Status Fold(const KeyValueFn& fn) override;
+  Status NewIterator(std::string_view prefix, std::unique_ptr<Iterator>* it) override;
+
+  Status Write(const WriteOptions& wo, const WriteBatch& batch) override;
+  Status PutIfAbsent(std::string_view key, std::string_view value) override;
+  Status CompareAndSwap(std::string_view key, std::string_view expected,
+                        std::string_view value) override;
+  Status DeleteIf(std::string_view key, std::string_view expected) override;
+  std::unique_ptr<Transaction> BeginTransaction() override;
+
+  Status Merge(const MergeOptions& mo, MergeResult* result) override;
+  Status Backup(const std::string& dst) override;
+  Status DeleteAll() override;
+  Status Reopen() override;
+  Status Digest(std::string* hex) override;
+
+  // A precondition of a conditional write, checked by the commit leader
+  // against the keydir just before the write (nothing can change in between).
+  struct Condition {
+    enum Kind : unsigned char { kAbsent, kValueEquals } kind;
+    std::string_view key;
+    std::string_view expected;  // kValueEquals
+  };
+  // Writes the batch only if every condition holds; Conflict otherwise.
+  Status WriteIf(const WriteOptions& wo, const WriteBatch& batch,
+                 const std::vector<Condition>& conditions);
+
+  // A point-in-time copy of (part of) the keydir plus the files it needs.
+  struct Snapshot {
+    std::vector<std::pair<std::string, KeydirEntry>> entries;
+    std::map<uint32_t, std::shared_ptr<RandomAccessFile>> files;
+  };
+  // Copies the live entries with keys in [start, end) (end "" = unbounded)
+  // that start with prefix.
+  Status TakeSnapshot(std::string_view prefix, std::string_view start, std::string_view end,
+                      Snapshot* snap);
+  // Reads an entry's value through the snapshot's files.
+  Status ReadSnapshotValue(const Snapshot& snap, std::string_view key, const KeydirEntry& e,
+                           std::string* value);
+
   Status Sync() override;
   Status RunGC(uint64_t* removed) override;
   Status Stats(DBStats* stats) override;
@@ -78,15 +131,49 @@ class DBImpl final : public DB {
     std::vector<PendingOp> ops;
     bool sync = false;
     bool internal = false;  // Close()'s final sync, allowed once closing
+    // Checked by the leader before writing; when one fails the writer's
+    // records are left out and it gets `failed`.
+    const std::vector<Condition>* conditions = nullptr;
+    bool excluded = false;
+    Status failed;
+    // Work that must run as the only writer (rotation for merge and backup,
+    // DeleteAll): run by the leader in a group of its own.
+    std::function<Status()> leader_task;
     bool done = false;
     Status status;
     std::condition_variable cv;
   };
 
+  // Registers a public call in progress for its lifetime; false when the
+  // store is closed or closing. Close and Reopen wait until no call is in
+  // progress before they tear state down.
+  class CallGuard {
+   public:
+    explicit CallGuard(DBImpl* db) : db_(db) {
+      db_->calls_.fetch_add(1);
+      open_ = !db_->closed_.load();
+    }
+    ~CallGuard() { db_->calls_.fetch_sub(1); }
+    explicit operator bool() const { return open_; }
+
+   private:
+    DBImpl* db_;
+    bool open_;
+  };
+
   Status Commit(Writer* w);
+  // REQUIRES: queue_mu_ held, w at the front. The writers w leads.
+  std::vector<Writer*> BuildGroup(Writer* w);
   // REQUIRES: the caller is the queue's leader (it alone touches active_).
-  Status AppendGroup(const std::vector<Writer*>& group, uint64_t bytes, bool sync);
+  Status AppendGroup(const std::vector<Writer*>& group, bool sync);
+  // Checks a writer's conditions; sets excluded/failed when one fails.
+  void CheckConditions(Writer* x);
+  // Encodes a batch (records flagged kFlagBatch, then a commit record).
+  Status EncodeBatch(const WriteBatch& batch, Writer* w);
   Status Rotate();
+  // Removes data files (and their hints) that no keydir entry refers to.
+  // REQUIRES: the files are closed for writing.
+  void DropFiles(const std::vector<uint32_t>& ids);
   // Applies one record's effect. An entry that is already expired stays until
   // a read, RunGC or the next open drops it (it still hides older values).
   // REQUIRES: keydir_mu_ held exclusively, or recovery (single-threaded).
@@ -113,6 +200,11 @@ class DBImpl final : public DB {
   Status SetAsideDamagedTail(uint32_t id, uint64_t from, uint64_t size);
   Status OpenActiveFile(uint32_t newest_id);
   void BackgroundLoop();
+  void MergeLoop();
+  // REQUIRES: merge_mu_ held.
+  Status MergeLocked(const MergeOptions& mo, MergeResult* result);
+  // Resets every member to its state before Recover (for Reopen).
+  void ResetState();
   void ScheduleHint(uint32_t id);
   Status WriteHint(uint32_t id);
 
@@ -127,6 +219,7 @@ class DBImpl final : public DB {
   std::deque<Writer*> writers_;  // GUARDED_BY(queue_mu_)
   Status bg_error_;              // GUARDED_BY(queue_mu_): sticky write failure
   std::atomic<bool> closed_{false};
+  std::atomic<int> calls_{0};  // public calls in progress (CallGuard)
 
   // Owned by the queue's leader.
   std::unique_ptr<WritableFile> active_;
@@ -152,6 +245,15 @@ class DBImpl final : public DB {
   std::vector<uint32_t> hint_queue_;  // GUARDED_BY(bg_mu_)
   bool bg_stop_ = false;              // GUARDED_BY(bg_mu_)
   std::thread bg_thread_;
+
+  // Merge: one at a time; a dedicated thread when merge_interval > 0.
+  std::mutex merge_mu_;
+  std::atomic<bool> merge_cancel_{false};  // set by Close to stop a merge early
+  std::condition_variable merge_cv_;      // with bg_mu_: wakes the merge thread
+  std::thread merge_thread_;
+  std::mutex merge_state_mu_;             // guards the two fields below
+  int64_t last_merge_unix_ns_ = 0;
+  std::string last_merge_status_;
 
   std::atomic<uint64_t> puts_{0}, gets_{0}, deletes_{0}, groups_{0}, syncs_{0};
 };

@@ -123,7 +123,7 @@ Status ReadHintFile(Env* env, const std::string& path, uint32_t file_id,
       op.entry.value_len = DecodeFixed32(e + 24);
       op.record_size = DecodeFixed32(e + 28);
       uint8_t kind = static_cast<uint8_t>(e[34]);
-      if (kind > LogOp::kMeta) return Status::Corruption(path + ": bad hint entry kind");
+      if (kind > LogOp::kClear) return Status::Corruption(path + ": bad hint entry kind");
       op.kind = static_cast<LogOp::Kind>(kind);
       op.meta_mask = static_cast<uint8_t>(e[35]);
       op.entry.flags = static_cast<uint8_t>(e[36]);

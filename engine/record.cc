@@ -34,7 +34,8 @@ bool DecodeHeader(const char* src, RecordHeader* h) {
   if (h->codec > kCodecSnappy) return false;
   if ((h->codec != kCodecNone) != ((h->flags & kFlagCompressed) != 0)) return false;
   if (h->key_len > 0xFFFF) return false;
-  if (h->key_len == 0 && !(h->flags & kFlagBatchCommit)) return false;
+  // An empty key only on a batch commit or on the clear-all tombstone.
+  if (h->key_len == 0 && h->flags != kFlagBatchCommit && h->flags != kFlagTombstone) return false;
   if ((h->flags & kFlagBlockChecksums) &&
       (h->flags & (kFlagCompressed | kFlagTombstone | kFlagMetaUpdate | kFlagBatchCommit))) {
     return false;

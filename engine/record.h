@@ -22,7 +22,9 @@ constexpr size_t kHeaderSize = 32;
 
 // Record flags (header byte 28).
 enum RecordFlag : uint8_t {
-  kFlagTombstone = 0x01,   // the key was deleted; no value
+  // The key was deleted; no value. With an empty key: every key written
+  // before this record is deleted (DeleteAll).
+  kFlagTombstone = 0x01,
   kFlagCompressed = 0x02,  // the value is compressed with `codec`
   // Changes the live key's metadata without rewriting its value. The value is
   // one byte, a mask of kMeta* bits saying which header fields apply.

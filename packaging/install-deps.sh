@@ -17,8 +17,9 @@ PACKAGES=(
   g++ make autoconf automake libtool pkg-config
   # FUSE: headers/library, and fusermount3 to mount and unmount
   libfuse3-dev fuse3
-  # engine libraries (snappy compression, spdlog+fmt logging, CLI11, zlib crc32)
-  libsnappy-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev
+  # engine libraries (snappy compression, spdlog+fmt logging, CLI11, zlib crc32,
+  # xxhash for the content digest)
+  libsnappy-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev libxxhash-dev
   # unit tests
   libgtest-dev libgmock-dev
   # tools used by tests and `make run`: setfattr/getfattr, fuser, ps/pgrep

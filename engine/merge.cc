@@ -1,0 +1,308 @@
+// Merge (compaction): rewrites the live records of every closed data file
+// into new files and removes the old ones.
+//
+// 1. Cut (as the commit queue's leader, a moment): every file so far becomes
+//    an input; a range of ids is reserved for the outputs just above them and
+//    the new active file takes the id after that range. So in id order the
+//    outputs sit after everything they copy and before every later write.
+// 2. Copy (no lock held): scan each input; a record is live when the keydir
+//    still points at it. Live records are appended to the current output
+//    (NNNNNNNNN.data.tmp) with the keydir's current timestamp, expiry and
+//    mode in their header (meta-update records are folded in).
+// 3. Install, per output file: fsync, rename to .data, write its hint, fsync
+//    the directory, open it for readers, then repoint the keydir entries
+//    that still point at the copied records, a few thousand at a time, so a
+//    writer never waits long for the keydir lock.
+// 4. Drop the inputs: forget them, then delete them in ascending id order.
+//
+// Crash safety: .tmp files are removed at open. Installed outputs only hold
+// copies of records that are still in the inputs, so any crash before the
+// inputs are gone replays the inputs and then the same records again. Inputs
+// are deleted oldest first, so what remains is always a suffix of the log:
+// a deleted key's tombstone outlives every older value of that key.
+#include <algorithm>
+#include <chrono>
+
+#include "coding.h"
+#include "db_impl.h"
+#include "hint_file.h"
+#include "log.h"
+#include "record.h"
+
+namespace bitgask {
+namespace internal {
+
+namespace {
+
+// Keydir entries repointed per hold of the exclusive keydir lock.
+constexpr size_t kSwapChunk = 4096;
+
+// A record copied into an output file.
+struct Moved {
+  uint32_t from_file;
+  uint32_t from_offset;
+  LogOp op;  // the copy's entry (file_id and offset in the output)
+};
+
+}  // namespace
+
+Status DBImpl::Merge(const MergeOptions& mo, MergeResult* result) {
+  MergeResult unused;
+  if (!result) result = &unused;
+  *result = MergeResult();
+  CallGuard guard(this);
+  if (!guard) return Status::Closed("the store is closed");
+  std::lock_guard<std::mutex> ml(merge_mu_);
+  if (closed_) return Status::Closed("the store is closed");
+  if (!mo.force) {
+    uint64_t dead, total;
+    double ratio;
+    Reclaimable(&dead, &total, &ratio);
+    if (ratio < options_.merge_trigger_ratio || total < options_.merge_min_total) {
+      return Status::OK();
+    }
+  }
+  const auto started = std::chrono::steady_clock::now();
+  result->ran = true;
+  Status s = MergeLocked(mo, result);
+  result->seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::lock_guard<std::mutex> l(merge_state_mu_);
+  last_merge_unix_ns_ = env_->NowUnixNanos();
+  if (s.ok()) {
+    last_merge_status_ = "ok: " + std::to_string(result->files_in) + " files (" +
+                         std::to_string(result->bytes_in) + " bytes) into " +
+                         std::to_string(result->files_out) + " (" +
+                         std::to_string(result->bytes_out) + " bytes)";
+  } else {
+    last_merge_status_ = "failed: " + s.ToString();
+    Log().error("merge of {}: {}", root_, s.ToString());
+  }
+  return s;
+}
+
+Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
+  uint64_t dropped = 0;
+  RunGC(&dropped);  // expired keys are not copied: drop them from the keydir first
+
+  // 1. Cut.
+  std::vector<std::pair<uint32_t, FileSlot>> inputs;
+  uint32_t next_out = 0, out_end = 0;
+  Writer cut;
+  cut.leader_task = [&]() -> Status {
+    uint64_t bytes = 0;
+    {
+      std::shared_lock<std::shared_mutex> fl(files_mu_);
+      for (const auto& f : files_) {
+        inputs.emplace_back(f.first, f.second);
+        bytes += f.second.size;
+      }
+    }
+    // Output files are filled up to max_data_file_size (next fit), so two
+    // neighbours together always hold more than one file's worth: at most
+    // 2 * ceil(bytes / max) + 1 outputs, whatever the inputs' sizes.
+    const uint64_t per_file = options_.max_data_file_size;
+    next_out = next_file_id_;
+    out_end = next_out + static_cast<uint32_t>(2 * ((bytes + per_file - 1) / per_file) + 2);
+    next_file_id_ = out_end;
+    return Rotate();  // the active file becomes the last input
+  };
+  Status s = Commit(&cut);
+  if (!s.ok()) return s;
+  for (auto& in : inputs) {  // the old active file's final size
+    std::shared_lock<std::shared_mutex> fl(files_mu_);
+    auto it = files_.find(in.first);
+    if (it != files_.end()) in.second.size = it->second.size;
+  }
+  uint64_t total_in = 0;
+  for (const auto& in : inputs) total_in += in.second.size;
+  result->files_in = static_cast<uint32_t>(inputs.size());
+  result->bytes_in = total_in;
+
+  // 2 and 3. Copy and install.
+  std::unique_ptr<WritableFile> out;
+  uint32_t out_id = 0;
+  std::vector<Moved> moved;
+  std::string record;
+
+  auto install = [&]() -> Status {
+    if (!out) return Status::OK();
+    const std::string path = DataFileName(data_dir_, out_id);
+    Status st = out->Sync();
+    const uint64_t size = out->Size();
+    if (st.ok()) st = out->Close();
+    out.reset();
+    if (st.ok()) st = env_->RenameFile(path + ".tmp", path);
+    if (st.ok() && options_.use_hint_files) {
+      HintWriter hint(env_, HintFileName(data_dir_, out_id));
+      st = hint.Open();
+      for (size_t i = 0; st.ok() && i < moved.size(); i++) st = hint.Add(moved[i].op);
+      if (st.ok()) st = hint.Finish(data_dir_);
+    }
+    if (st.ok()) st = env_->SyncDir(data_dir_);
+    std::unique_ptr<RandomAccessFile> reader;
+    if (st.ok()) st = env_->NewRandomAccessFile(path, &reader);
+    if (!st.ok()) return st;
+    {
+      std::unique_lock<std::shared_mutex> fl(files_mu_);
+      files_[out_id] = FileSlot{std::shared_ptr<RandomAccessFile>(std::move(reader)), size};
+    }
+    total_bytes_ += size;
+    for (size_t i = 0; i < moved.size(); i += kSwapChunk) {
+      std::unique_lock<std::shared_mutex> kl(keydir_mu_);
+      for (size_t j = i; j < std::min(moved.size(), i + kSwapChunk); j++) {
+        const Moved& m = moved[j];
+        KeydirEntry cur;
+        // Repoint only entries still at the copied record; keep their
+        // metadata (a meta update may have come after the copy).
+        if (keydir_.Get(m.op.key, &cur) && cur.file_id == m.from_file &&
+            cur.offset == m.from_offset) {
+          cur.file_id = m.op.entry.file_id;
+          cur.offset = m.op.entry.offset;
+          keydir_.Put(m.op.key, cur);
+        }
+      }
+    }
+    result->files_out++;
+    result->bytes_out += size;
+    moved.clear();
+    return Status::OK();
+  };
+
+  uint64_t done = 0;
+  for (const auto& in : inputs) {
+    if (merge_cancel_) {
+      s = Status::Closed("merge stopped: the store is closing");
+      break;
+    }
+    const uint32_t in_id = in.first;
+    RandomAccessFile* file = in.second.file.get();
+    RecordScanner scanner(file, in.second.size, in_id);
+    LogOp op;
+    RecordScanner::Result r;
+    while (s.ok() && (r = scanner.Next(&op)) == RecordScanner::Result::kOp) {
+      if (merge_cancel_) {
+        s = Status::Closed("merge stopped: the store is closing");
+        break;
+      }
+      if (op.kind != LogOp::kPut) continue;
+      KeydirEntry cur;
+      {
+        std::shared_lock<std::shared_mutex> kl(keydir_mu_);
+        if (!keydir_.Get(op.key, &cur) || cur.file_id != in_id ||
+            cur.offset != op.entry.offset) {
+          continue;  // overwritten, deleted or expired since
+        }
+      }
+      const uint64_t size = op.record_size;
+      if (!out || (out->Size() > 0 && out->Size() + size > options_.max_data_file_size)) {
+        s = install();
+        if (!s.ok()) break;
+        if (next_out >= out_end) {
+          s = Status::IOError("merge needed more output files than it reserved");
+          break;
+        }
+        out_id = next_out++;
+        s = env_->NewWritableFile(DataFileName(data_dir_, out_id) + ".tmp", &out);
+        if (!s.ok()) break;
+      }
+      // Re-read the record and write it with the keydir's metadata.
+      record.resize(size);
+      std::string_view got;
+      s = file->Read(op.entry.offset, size, record.data(), &got);
+      if (s.ok() && got.size() != size) s = Status::Corruption("record cut short");
+      if (!s.ok()) break;
+      if (got.data() != record.data()) record.assign(got.data(), got.size());
+      RecordHeader h;
+      DecodeHeader(record.data(), &h);
+      h.timestamp = cur.timestamp;
+      h.expires = cur.expires;
+      h.reserved = cur.mode;
+      h.flags &= static_cast<uint8_t>(~kFlagBatch);
+      EncodeHeader(h, record.data());
+      const std::string_view key(record.data() + kHeaderSize, h.key_len);
+      const std::string_view value(record.data() + kHeaderSize + h.key_len, h.val_len);
+      EncodeFixed32(record.data(), RecordCrc(record.data(), key, value));
+
+      Moved m;
+      m.from_file = in_id;
+      m.from_offset = op.entry.offset;
+      m.op = std::move(op);
+      m.op.entry = cur;
+      m.op.entry.flags = h.flags;
+      m.op.entry.file_id = out_id;
+      m.op.entry.offset = static_cast<uint32_t>(out->Size());
+      s = out->Append(record);
+      if (!s.ok()) break;
+      moved.push_back(std::move(m));
+      result->records_copied++;
+    }
+    if (s.ok() && r == RecordScanner::Result::kBad) {
+      s = Status::Corruption(DataFileName(data_dir_, in_id) + " offset " +
+                             std::to_string(scanner.bad_offset()) + ": " + scanner.error() +
+                             "; run `bitgask repair`");
+    }
+    if (!s.ok()) break;
+    done += in.second.size;
+    if (mo.progress) mo.progress(done, total_in);
+  }
+  if (s.ok()) s = install();
+  if (!s.ok()) {
+    // Leave the inputs alone; an unfinished output is removed now (or at open).
+    if (out) {
+      out->Close();
+      env_->RemoveFile(DataFileName(data_dir_, out_id) + ".tmp");
+    }
+    return s;
+  }
+
+  // 4. Drop the inputs.
+  std::vector<uint32_t> ids;
+  for (const auto& in : inputs) ids.push_back(in.first);
+  DropFiles(ids);
+  return Status::OK();
+}
+
+void DBImpl::DropFiles(const std::vector<uint32_t>& ids) {
+  uint64_t freed = 0;
+  {
+    std::unique_lock<std::shared_mutex> fl(files_mu_);
+    for (uint32_t id : ids) {
+      auto it = files_.find(id);
+      if (it == files_.end()) continue;
+      freed += it->second.size;
+      files_.erase(it);  // readers holding the file keep it open until done
+    }
+  }
+  total_bytes_ -= freed;
+  std::vector<uint32_t> sorted = ids;
+  std::sort(sorted.begin(), sorted.end());  // oldest first: see the file comment
+  for (uint32_t id : sorted) {
+    const std::string hint = HintFileName(data_dir_, id);
+    if (env_->FileExists(hint)) env_->RemoveFile(hint);
+    Status s = env_->RemoveFile(DataFileName(data_dir_, id));
+    if (!s.ok()) Log().warn("merge: {}", s.ToString());
+  }
+  Status s = env_->SyncDir(data_dir_);
+  if (!s.ok()) Log().warn("merge: {}", s.ToString());
+}
+
+void DBImpl::MergeLoop() {
+  bool first = options_.merge_on_open;
+  std::unique_lock<std::mutex> l(bg_mu_);
+  while (!closed_) {
+    if (!first) {
+      if (options_.merge_interval.count() <= 0) break;
+      merge_cv_.wait_for(l, options_.merge_interval);
+      if (closed_) break;
+    }
+    first = false;
+    l.unlock();
+    Status s = Merge(MergeOptions(), nullptr);
+    if (!s.ok() && !s.IsClosed()) Log().warn("background merge: {}", s.ToString());
+    l.lock();
+  }
+}
+
+}  // namespace internal
+}  // namespace bitgask

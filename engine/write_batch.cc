@@ -1,0 +1,36 @@
+#include "bitgask/write_batch.h"
+
+namespace bitgask {
+
+void WriteBatch::Put(std::string_view key, std::string_view value) {
+  ops_.push_back(Op{Op::kPut, std::string(key), std::string(value)});
+}
+
+void WriteBatch::PutWithTTL(std::string_view key, std::string_view value,
+                            std::chrono::nanoseconds ttl) {
+  Op op{Op::kPut, std::string(key), std::string(value)};
+  op.ttl_ns = ttl.count() > 0 ? ttl.count() : 0;
+  ops_.push_back(std::move(op));
+}
+
+void WriteBatch::PutWithMeta(std::string_view key, std::string_view value,
+                             int64_t expires_at_unix_ns, uint16_t mode,
+                             int64_t timestamp_unix_ns) {
+  Op op{Op::kPut, std::string(key), std::string(value)};
+  op.expires_at = expires_at_unix_ns;
+  op.mode = mode;
+  op.timestamp = timestamp_unix_ns;
+  ops_.push_back(std::move(op));
+}
+
+void WriteBatch::Delete(std::string_view key) {
+  ops_.push_back(Op{Op::kDelete, std::string(key), std::string()});
+}
+
+size_t WriteBatch::ApproximateSize() const {
+  size_t n = 0;
+  for (const Op& op : ops_) n += op.key.size() + op.value.size();
+  return n;
+}
+
+}  // namespace bitgask
