@@ -1336,8 +1336,12 @@ TEST_F(DBTest, SyncOnPutFalseDoesNotSync) {
   EXPECT_EQ(1u, GetStats().syncs);
   ASSERT_TRUE(db_->Delete(always, "b").ok());
   EXPECT_EQ(2u, GetStats().syncs);
+  ASSERT_TRUE(db_->Sync().ok());  // nothing unsynced: no fsync needed
+  EXPECT_EQ(2u, GetStats().syncs);
+  ASSERT_TRUE(db_->Put("c", "3").ok());
   ASSERT_TRUE(db_->Sync().ok());
   EXPECT_EQ(3u, GetStats().syncs);
+  ASSERT_TRUE(db_->Delete("c").ok());
   Reopen();
   EXPECT_EQ("NOT_FOUND", Get("a"));
   EXPECT_EQ("NOT_FOUND", Get("b"));

@@ -346,14 +346,22 @@ TEST(RecordHeaderTest, DecodeRejectsInvalidHeaders) {
     EncodeHeader(h, buf);
     EXPECT_TRUE(DecodeHeader(buf, &d));
   }
-  // key_len 0 only for a batch commit.
-  for (uint8_t fl : {uint8_t{0}, uint8_t{kFlagTombstone}, uint8_t{kFlagMetaUpdate},
-                     uint8_t{kFlagBatch}, uint8_t{kFlagBatch | kFlagTombstone}}) {
+  // key_len 0 only for a batch commit or the clear-all tombstone (DeleteAll).
+  for (uint8_t fl : {uint8_t{0}, uint8_t{kFlagMetaUpdate}, uint8_t{kFlagBatch},
+                     uint8_t{kFlagBatch | kFlagTombstone}}) {
     RecordHeader h = good;
     h.key_len = 0;
     h.flags = fl;
     EncodeHeader(h, buf);
     EXPECT_FALSE(DecodeHeader(buf, &d)) << "flags " << int(fl);
+  }
+  {
+    RecordHeader h = good;
+    h.key_len = 0;
+    h.val_len = 0;
+    h.flags = kFlagTombstone;
+    EncodeHeader(h, buf);
+    EXPECT_TRUE(DecodeHeader(buf, &d));
   }
   {
     RecordHeader h = good;
