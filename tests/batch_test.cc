@@ -40,127 +40,27 @@
 #include "bitgask/options.h"
 #include "bitgask/status.h"
 #include "bitgask/write_batch.h"
+#include "test_util.h"
 
 namespace bitgask {
 namespace {
 
 namespace fs = std::filesystem;
+using test::FakeClockEnv;
+using test::TempDir;
+using test::CopyTree;
+using test::FileIds;
+using test::FileSize;
+using test::FlipByte;
+using test::NumberedName;
+using test::ReadWholeFile;
+using test::RawRecord;
+using test::WalkRecords;
 using std::chrono::nanoseconds;
 
 constexpr int64_t kStartNs = 1700000000LL * 1000000000LL;
 constexpr int64_t kSec = 1000000000LL;
 constexpr uint64_t kHeader = 32;
-
-class FakeClockEnv : public EnvWrapper {
- public:
-  FakeClockEnv() : EnvWrapper(Env::Default()) {}
-  int64_t NowUnixNanos() override { return now_.load(); }
-  void Advance(int64_t ns) { now_.fetch_add(ns); }
-  int64_t Now() const { return now_.load(); }
-
- private:
-  std::atomic<int64_t> now_{kStartNs};
-};
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/bitgask_batch_test.XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (mkdtemp(buf.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp failed";
-      return;
-    }
-    path_ = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-uint64_t FileSize(const std::string& path) {
-  std::error_code ec;
-  uint64_t n = fs::file_size(path, ec);
-  return ec ? 0 : n;
-}
-
-std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void FlipByte(const std::string& path, uint64_t offset) {
-  int fd = ::open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << path;
-  char c = 0;
-  ASSERT_EQ(1, ::pread(fd, &c, 1, static_cast<off_t>(offset)));
-  c = static_cast<char>(c ^ 0x5A);
-  ASSERT_EQ(1, ::pwrite(fd, &c, 1, static_cast<off_t>(offset)));
-  ::close(fd);
-}
-
-std::vector<uint32_t> FileIds(const std::string& dir, const std::string& ext) {
-  std::vector<uint32_t> ids;
-  std::error_code ec;
-  for (const auto& de : fs::directory_iterator(dir, ec)) {
-    const std::string name = de.path().filename().string();
-    if (name.size() == 9 + ext.size() && name.compare(9, std::string::npos, ext) == 0) {
-      ids.push_back(static_cast<uint32_t>(std::stoul(name.substr(0, 9))));
-    }
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
-std::string NumberedName(uint32_t id, const char* ext) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%09u%s", id, ext);
-  return buf;
-}
-
-uint32_t Fixed32(const std::string& s, size_t at) {
-  return static_cast<uint32_t>(static_cast<unsigned char>(s[at])) |
-         static_cast<uint32_t>(static_cast<unsigned char>(s[at + 1])) << 8 |
-         static_cast<uint32_t>(static_cast<unsigned char>(s[at + 2])) << 16 |
-         static_cast<uint32_t>(static_cast<unsigned char>(s[at + 3])) << 24;
-}
-
-// A record as found by walking a data file's headers (docs/Format.md).
-struct RawRecord {
-  uint64_t offset, size;
-  uint8_t flags;
-  std::string key;
-};
-std::vector<RawRecord> WalkRecords(const std::string& path, uint64_t from = 0) {
-  const std::string data = ReadWholeFile(path);
-  std::vector<RawRecord> out;
-  for (uint64_t off = from; off + kHeader <= data.size();) {
-    const uint32_t key_len = Fixed32(data, off + 20);
-    const uint32_t val_len = Fixed32(data, off + 24);
-    RawRecord r{off, kHeader + key_len + val_len, static_cast<uint8_t>(data[off + 28]),
-                data.substr(off + kHeader, key_len)};
-    if (off + r.size > data.size()) break;
-    out.push_back(r);
-    off += r.size;
-  }
-  return out;
-}
-
-void CopyTree(const std::string& from, const std::string& to) {
-  std::error_code ec;
-  fs::remove_all(to, ec);
-  fs::copy(from, to, fs::copy_options::recursive, ec);
-  ASSERT_FALSE(ec) << ec.message();
-}
 
 std::string Compressible(size_t n) {
   std::string s;
@@ -228,7 +128,7 @@ class BatchTest : public ::testing::Test {
     }
   }
 
-  TempDir tmp_;
+  TempDir tmp_{"bitgask_batch_test"};
   const std::string root_;
   const std::string data_dir_;
   FakeClockEnv clock_;

@@ -52,11 +52,13 @@
 #include "bitgask/options.h"
 #include "bitgask/status.h"
 #include "bitgask/write_batch.h"
+#include "test_util.h"
 
 namespace bitgask {
 namespace {
 
 namespace fs = std::filesystem;
+using test::TempDir;
 
 constexpr int64_t kMs = 1000000LL;
 constexpr int64_t kSec = 1000000000LL;
@@ -106,29 +108,6 @@ class ModelEnv : public EnvWrapper {
   };
 
   std::atomic<int64_t> now_{kStartNs};
-};
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/bitgask_model2_test.XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (mkdtemp(buf.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp failed";
-      return;
-    }
-    path_ = std::string(buf.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
 };
 
 struct Entry {
@@ -615,7 +594,7 @@ class ModelRun {
   const uint64_t seed_, ops_;
   std::mt19937_64 rng_;
   ModelEnv env_;
-  TempDir dir_;
+  TempDir dir_{"bitgask_model2_test"};
   Options opts_;
   std::unique_ptr<DB> db_;
   std::vector<std::string> keys_;
@@ -648,7 +627,7 @@ TEST(DBModel2Test, ExpiryChangedByMetadataSurvivesReopen) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    TempDir dir;
+    TempDir dir{"bitgask_model2_test"};
     ModelEnv env;
     Options o;
     o.env = &env;
@@ -703,7 +682,7 @@ TEST(DBModel2Test, ExpiryChangedByMetadataSurvivesReopen) {
 
 // The documented edge cases the random run does not reach.
 TEST(DBModel2Test, EdgeCases) {
-  TempDir dir;
+  TempDir dir{"bitgask_model2_test"};
   ModelEnv env;
   Options o;
   o.env = &env;

@@ -48,11 +48,13 @@
 #include "bitgask/env.h"
 #include "bitgask/options.h"
 #include "bitgask/status.h"
+#include "test_util.h"
 
 namespace bitgask {
 namespace {
 
 namespace fs = std::filesystem;
+using test::TempDir;
 
 constexpr int64_t kMs = 1000000LL;
 constexpr int64_t kSec = 1000000000LL;
@@ -108,29 +110,6 @@ class ModelEnv : public EnvWrapper {
 
   const bool real_sync_;
   std::atomic<int64_t> now_{kStartNs};
-};
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/bitgask_model_test.XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (mkdtemp(buf.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp(" << tmpl << ") failed";
-      return;
-    }
-    path_ = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
 };
 
 std::string Printable(std::string_view s) {
@@ -667,7 +646,7 @@ class ModelRun {
   const uint64_t seed_;
   const uint64_t ops_;
   std::mt19937_64 rng_;
-  TempDir tmp_;
+  TempDir tmp_{"bitgask_model_test"};
   std::string root_;
   ModelEnv clock_;
   Options options_;

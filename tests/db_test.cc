@@ -32,11 +32,20 @@
 #include "bitgask/env.h"
 #include "bitgask/options.h"
 #include "bitgask/status.h"
+#include "test_util.h"
 
 namespace bitgask {
 namespace {
 
 namespace fs = std::filesystem;
+using test::FakeClockEnv;
+using test::TempDir;
+using test::FileIds;
+using test::FileSize;
+using test::FlipByte;
+using test::NumberedName;
+using test::ReadWholeFile;
+using test::WriteWholeFile;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
@@ -47,44 +56,6 @@ constexpr uint64_t kHeader = 32;  // record header bytes (engine/record.h)
 constexpr uint64_t kMetaRecordFixed = kHeader + 1;  // header + the one-byte mask
 
 // ------------------------------------------------------------------ helpers
-
-// An Env whose wall clock only moves when a test says so.
-class FakeClockEnv : public EnvWrapper {
- public:
-  FakeClockEnv() : EnvWrapper(Env::Default()) {}
-  int64_t NowUnixNanos() override { return now_.load(); }
-  void Set(int64_t ns) { now_.store(ns); }
-  void Advance(int64_t ns) { now_.fetch_add(ns); }
-  int64_t Now() const { return now_.load(); }
-
- private:
-  std::atomic<int64_t> now_{kStartNs};
-};
-
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/bitgask_db_test.XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    char* p = mkdtemp(buf.data());
-    if (p == nullptr) {
-      ADD_FAILURE() << "mkdtemp(" << tmpl << ") failed";
-      return;
-    }
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 std::string AllBytes() {
   std::string s;
@@ -126,55 +97,6 @@ std::string Hex(std::string_view s) {
     out.push_back(d[c & 15]);
   }
   return out;
-}
-
-uint64_t FileSize(const std::string& path) {
-  std::error_code ec;
-  uint64_t n = fs::file_size(path, ec);
-  return ec ? 0 : n;
-}
-
-std::string ReadWholeFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteWholeFile(const std::string& path, const std::string& data) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << data;
-}
-
-// Overwrites one byte of a file in place (the DB's own descriptors see it).
-void FlipByte(const std::string& path, uint64_t offset) {
-  int fd = ::open(path.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << path;
-  char c = 0;
-  ASSERT_EQ(1, ::pread(fd, &c, 1, static_cast<off_t>(offset)));
-  c = static_cast<char>(c ^ 0x5A);
-  ASSERT_EQ(1, ::pwrite(fd, &c, 1, static_cast<off_t>(offset)));
-  ::close(fd);
-}
-
-// Ids of the files in dir with the given extension (".data" / ".hint").
-std::vector<uint32_t> FileIds(const std::string& dir, const std::string& ext) {
-  std::vector<uint32_t> ids;
-  std::error_code ec;
-  for (const auto& de : fs::directory_iterator(dir, ec)) {
-    const std::string name = de.path().filename().string();
-    if (name.size() == 9 + ext.size() && name.compare(9, std::string::npos, ext) == 0) {
-      ids.push_back(static_cast<uint32_t>(std::stoul(name.substr(0, 9))));
-    }
-  }
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
-
-std::string NumberedName(uint32_t id, const char* ext) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%09u%s", id, ext);
-  return buf;
 }
 
 std::string MetaToString(const RecordMeta& m) {
@@ -316,7 +238,7 @@ class DBTest : public ::testing::Test {
     EXPECT_EQ(0u, diffs) << what;
   }
 
-  TempDir tmp_;
+  TempDir tmp_{"bitgask_db_test"};
   const std::string root_;
   const std::string data_dir_;
   FakeClockEnv clock_;

@@ -38,49 +38,18 @@
 #include "bitgask/env.h"
 #include "bitgask/options.h"
 #include "bitgask/status.h"
+#include "test_util.h"
 
 namespace bitgask {
 namespace {
 
 namespace fs = std::filesystem;
+using test::FakeClockEnv;
+using test::TempDir;
 using std::chrono::nanoseconds;
 
 constexpr int64_t kStartNs = 1700000000LL * 1000000000LL;
 constexpr int64_t kSec = 1000000000LL;
-
-class FakeClockEnv : public EnvWrapper {
- public:
-  FakeClockEnv() : EnvWrapper(Env::Default()) {}
-  int64_t NowUnixNanos() override { return now_.load(); }
-  void Advance(int64_t ns) { now_.fetch_add(ns); }
-  int64_t Now() const { return now_.load(); }
-
- private:
-  std::atomic<int64_t> now_{kStartNs};
-};
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = getenv("TMPDIR");
-    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/bitgask_iter_test.XXXXXX";
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    if (mkdtemp(buf.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp failed";
-      return;
-    }
-    path_ = buf.data();
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // Unsigned byte-wise "a < b", written out so that the test does not rely on
 // the engine's (or the library's) notion of order.
@@ -308,7 +277,7 @@ class IterTest : public ::testing::Test {
     }
   }
 
-  TempDir tmp_;
+  TempDir tmp_{"bitgask_iter_test"};
   const std::string root_;
   FakeClockEnv clock_;
   Options options_;

@@ -34,11 +34,13 @@
 #include "bitgask/options.h"
 #include "bitgask/status.h"
 #include "bitgask/write_batch.h"
+#include "test_util.h"
 
 namespace bitgask {
 namespace {
 
 namespace fs = std::filesystem;
+using test::FakeClockEnv;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
@@ -48,17 +50,6 @@ constexpr int64_t kStartNs = 1700000000LL * 1000000000LL;
 constexpr int64_t kSec = 1000000000LL;
 
 // ------------------------------------------------------------------ helpers
-
-class FakeClockEnv : public EnvWrapper {
- public:
-  FakeClockEnv() : EnvWrapper(Env::Default()) {}
-  int64_t NowUnixNanos() override { return now_.load(); }
-  void Advance(int64_t ns) { now_.fetch_add(ns); }
-  int64_t Now() const { return now_.load(); }
-
- private:
-  std::atomic<int64_t> now_{kStartNs};
-};
 
 // Reads through this Env sleep read_delay_us first (when non-zero), so that a
 // merge (which reads every record) can be made arbitrarily slow.
