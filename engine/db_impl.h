@@ -171,6 +171,10 @@ class DBImpl final : public DB {
   // Encodes a batch (records flagged kFlagBatch, then a commit record).
   Status EncodeBatch(const WriteBatch& batch, Writer* w);
   Status Rotate();
+  // Flushes the active file's data outside the commit queue, so that a
+  // rotation that follows (merge and backup cuts) has little left to fsync
+  // while writers wait behind it.
+  void FlushActiveFile();
   // Removes data files (and their hints) that no keydir entry refers to.
   // REQUIRES: the files are closed for writing.
   void DropFiles(const std::vector<uint32_t>& ids);

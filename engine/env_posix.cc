@@ -226,6 +226,16 @@ class PosixEnv final : public Env {
     return Status::OK();
   }
 
+  Status FlushFile(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return PosixError(path + ": open", errno);
+    int rc = ::fdatasync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return PosixError(path + ": fdatasync", err);
+    return Status::OK();
+  }
+
   Status LockFile(const std::string& path, std::unique_ptr<FileLock>* lock) override {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return PosixError(path + ": open lock file", errno);
@@ -251,6 +261,8 @@ class PosixEnv final : public Env {
 };
 
 }  // namespace
+
+Status Env::FlushFile(const std::string&) { return Status::OK(); }
 
 Status WritableFile::AppendV(const std::string_view* pieces, size_t n) {
   for (size_t i = 0; i < n; i++) {

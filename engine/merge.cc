@@ -86,6 +86,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
   RunGC(&dropped);  // expired keys are not copied: drop them from the keydir first
 
   // 1. Cut.
+  FlushActiveFile();
   std::vector<std::pair<uint32_t, FileSlot>> inputs;
   uint32_t next_out = 0, out_end = 0;
   Writer cut;
@@ -261,6 +262,17 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
   for (const auto& in : inputs) ids.push_back(in.first);
   DropFiles(ids);
   return Status::OK();
+}
+
+void DBImpl::FlushActiveFile() {
+  uint32_t newest = 0;
+  {
+    std::shared_lock<std::shared_mutex> fl(files_mu_);
+    if (!files_.empty()) newest = files_.rbegin()->first;  // the active file has the top id
+  }
+  if (newest == 0) return;
+  Status s = env_->FlushFile(DataFileName(data_dir_, newest));
+  if (!s.ok()) Log().warn("flushing {}: {}", DataFileName(data_dir_, newest), s.ToString());
 }
 
 void DBImpl::DropFiles(const std::vector<uint32_t>& ids) {

@@ -76,6 +76,22 @@ TEST_F(EnvTest, AppendAndSize) {
   EXPECT_EQ(size, 5u + big.size());
 }
 
+// FlushFile flushes through a descriptor of its own while the writer keeps
+// appending; it changes no bytes and reports a missing file clearly.
+TEST_F(EnvTest, FlushFileWhileAppending) {
+  std::unique_ptr<WritableFile> f;
+  ASSERT_TRUE(env_->NewWritableFile(Path("f"), &f).ok());
+  ASSERT_TRUE(f->Append("before").ok());
+  ASSERT_TRUE(env_->FlushFile(Path("f")).ok());
+  ASSERT_TRUE(f->Append("after").ok());
+  ASSERT_TRUE(f->Close().ok());
+  EXPECT_EQ(Slurp(Path("f")), "beforeafter");
+  Status s = env_->FlushFile(Path("missing"));
+  EXPECT_TRUE(s.IsIOError()) << s.ToString();
+  EXPECT_EQ(s.errno_value(), ENOENT);
+  EXPECT_NE(s.ToString().find("missing"), std::string::npos) << s.ToString();
+}
+
 TEST_F(EnvTest, NewWritableFileTruncates) {
   std::unique_ptr<WritableFile> f;
   ASSERT_TRUE(env_->NewWritableFile(Path("t"), &f).ok());

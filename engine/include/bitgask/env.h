@@ -76,6 +76,10 @@ class Env {
   virtual Status RemoveDir(const std::string& dir) = 0;
   // Makes the creation, rename and removal of entries in dir durable.
   virtual Status SyncDir(const std::string& dir) = 0;
+  // Flushes a file's data to disk through a descriptor of its own, while a
+  // writer may keep appending. A hint to shorten a later WritableFile::Sync;
+  // it promises nothing about durability (the default does nothing).
+  virtual Status FlushFile(const std::string& path);
 
   // Takes an exclusive lock on path (created if absent) without waiting;
   // Status::Locked when another process holds it.
@@ -119,6 +123,7 @@ class EnvWrapper : public Env {
   Status CreateDir(const std::string& d) override { return target_->CreateDir(d); }
   Status RemoveDir(const std::string& d) override { return target_->RemoveDir(d); }
   Status SyncDir(const std::string& d) override { return target_->SyncDir(d); }
+  Status FlushFile(const std::string& p) override { return target_->FlushFile(p); }
   Status LockFile(const std::string& p, std::unique_ptr<FileLock>* l) override {
     return target_->LockFile(p, l);
   }
