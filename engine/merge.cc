@@ -23,7 +23,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include "coding.h"
 #include "db_impl.h"
 #include "hint_file.h"
 #include "log.h"
@@ -220,10 +219,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
       h.expires = cur.expires;
       h.reserved = cur.mode;
       h.flags &= static_cast<uint8_t>(~kFlagBatch);
-      EncodeHeader(h, record.data());
-      const std::string_view key(record.data() + kHeaderSize, h.key_len);
-      const std::string_view value(record.data() + kHeaderSize + h.key_len, h.val_len);
-      EncodeFixed32(record.data(), RecordCrc(record.data(), key, value));
+      ResealRecord(h, record.data());
 
       Moved m;
       m.from_file = in_id;

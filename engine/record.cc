@@ -49,6 +49,13 @@ uint32_t RecordCrc(const char* header, std::string_view key, std::string_view va
   return Crc32(crc, value.data(), value.size());
 }
 
+void ResealRecord(const RecordHeader& h, char* record) {
+  EncodeHeader(h, record);
+  const std::string_view key(record + kHeaderSize, h.key_len);
+  const std::string_view value(record + kHeaderSize + h.key_len, h.val_len);
+  EncodeFixed32(record, RecordCrc(record, key, value));
+}
+
 RecordHeader AppendRecord(std::string* dst, RecordHeader h, std::string_view key,
                           std::string_view value, uint32_t compression_threshold) {
   std::string compressed;

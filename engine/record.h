@@ -70,6 +70,11 @@ bool DecodeHeader(const char* src, RecordHeader* h);
 // The CRC of a record: header bytes 4..31, then key, then value.
 uint32_t RecordCrc(const char* header, std::string_view key, std::string_view value);
 
+// Rewrites the header of a whole record held in memory (`record` points at
+// its first byte, followed by key and value as h's lengths say) and
+// recomputes its CRC. For copies that change metadata but not the bytes.
+void ResealRecord(const RecordHeader& h, char* record);
+
 // Appends a complete record to *dst. `h` gives timestamp, expires, flags
 // (tombstone/meta/batch bits) and reserved; crc, lengths and codec are filled
 // in. A value of at least compression_threshold bytes (threshold > 0) is

@@ -4,7 +4,6 @@
 #include <functional>
 
 #include "bitgask/db.h"
-#include "coding.h"
 #include "data_file.h"
 #include "hint_file.h"
 #include "log.h"
@@ -179,10 +178,7 @@ Status CopyRecords(const RandomAccessFile* in, const std::vector<LogOp>& ops, Wr
     internal::DecodeHeader(rec.data(), &h);
     if (h.flags & internal::kFlagBatch) {
       h.flags &= static_cast<uint8_t>(~internal::kFlagBatch);
-      internal::EncodeHeader(h, rec.data());
-      std::string_view key(rec.data() + internal::kHeaderSize, h.key_len);
-      std::string_view value(rec.data() + internal::kHeaderSize + h.key_len, h.val_len);
-      internal::EncodeFixed32(rec.data(), internal::RecordCrc(rec.data(), key, value));
+      internal::ResealRecord(h, rec.data());
     }
     s = out->Append(rec);
     if (!s.ok()) return s;
