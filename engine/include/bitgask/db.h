@@ -236,7 +236,8 @@ class DB {
   // Removes every key, atomically (a crash leaves all or nothing).
   virtual Status DeleteAll() = 0;
   // Closes the store and opens it again, rebuilding the keydir from disk.
-  // Calls made on this DB meanwhile fail with Closed.
+  // Waits for calls in progress; calls made meanwhile fail with Closed. Must
+  // not be called from inside a callback of this DB (it would wait for itself).
   virtual Status Reopen() = 0;
   // An order-independent digest of the live contents (keys and values): two
   // stores with equal contents have equal digests, whatever their history.
@@ -253,8 +254,9 @@ class DB {
   // store's lock.
   static Status Repair(const std::string& path, const Options& options, RepairReport* report);
 
-  // Syncs, stops background work and releases the lock. Later calls return
-  // Status::Closed. Calling it twice is harmless.
+  // Syncs, stops background work and releases the lock. Waits for calls in
+  // progress (so, like Reopen, not from inside a callback of this DB); later
+  // calls return Status::Closed. Calling it twice is harmless.
   virtual Status Close() = 0;
 };
 
