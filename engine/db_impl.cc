@@ -17,6 +17,10 @@ namespace {
 
 // A leader stops adding writers to its group past this many bytes.
 constexpr uint64_t kMaxGroupBytes = 1 << 20;
+// With sync off, the background thread flushes the active file after this
+// many appended bytes, so that the fsync closing a full file (or cutting it
+// for a merge) has little left to write while writers wait behind it.
+constexpr uint64_t kFlushEvery = 8 << 20;
 constexpr uint64_t kMaxFileSizeLimit = 0xFFFFFFFFull;
 
 uint64_t EntryRecordSize(std::string_view key, const KeydirEntry& e) {
@@ -361,7 +365,15 @@ Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
       std::unique_lock<std::shared_mutex> fl(files_mu_);
       files_[active_id_].size = active_->Size();
     }
-    if (!sync) unsynced_ = true;
+    if (!sync) {
+      unsynced_ = true;
+      if (unflushed_bytes_.fetch_add(bytes) + bytes >= kFlushEvery) {
+        unflushed_bytes_ = 0;
+        std::lock_guard<std::mutex> l(bg_mu_);
+        flush_wanted_ = true;
+        bg_cv_.notify_one();
+      }
+    }
   }
   if (sync && (bytes > 0 || unsynced_)) {
     s = active_->Sync();
@@ -933,9 +945,16 @@ void DBImpl::BackgroundLoop() {
       continue;
     }
     if (bg_stop_) break;
+    if (flush_wanted_) {
+      flush_wanted_ = false;
+      l.unlock();
+      FlushActiveFile();
+      l.lock();
+      continue;
+    }
     if (options_.sync_interval.count() > 0) {
       bg_cv_.wait_for(l, options_.sync_interval);
-      if (bg_stop_ || !hint_queue_.empty()) continue;
+      if (bg_stop_ || !hint_queue_.empty() || flush_wanted_) continue;
       if (unsynced_) {
         l.unlock();
         Status s = Sync();
@@ -996,6 +1015,8 @@ void DBImpl::ResetState() {
   files_.clear();
   total_bytes_ = 0;
   hint_queue_.clear();
+  flush_wanted_ = false;
+  unflushed_bytes_ = 0;
   bg_stop_ = false;
   merge_cancel_ = false;
   puts_ = gets_ = deletes_ = groups_ = syncs_ = 0;

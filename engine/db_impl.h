@@ -230,6 +230,9 @@ class DBImpl final : public DB {
   uint32_t active_id_ = 0;
   uint32_t next_file_id_ = 1;
   std::atomic<bool> unsynced_{false};  // non-sync writes since the last fsync
+  // Bytes appended without sync since the background thread last flushed the
+  // active file (see kFlushEvery).
+  std::atomic<uint64_t> unflushed_bytes_{0};
 
   mutable std::shared_mutex keydir_mu_;
   Keydir keydir_;            // GUARDED_BY(keydir_mu_)
@@ -247,6 +250,7 @@ class DBImpl final : public DB {
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
   std::vector<uint32_t> hint_queue_;  // GUARDED_BY(bg_mu_)
+  bool flush_wanted_ = false;         // GUARDED_BY(bg_mu_)
   bool bg_stop_ = false;              // GUARDED_BY(bg_mu_)
   std::thread bg_thread_;
 

@@ -567,6 +567,38 @@ TEST_F(DBTest, GetRange) {
   EXPECT_EQ("x", out);
 }
 
+// With sync off, the background thread flushes the active file every 8 MiB of
+// appends, so the fsync that closes a full file has little left to write.
+class FlushCountingEnv : public FakeClockEnv {
+ public:
+  Status FlushFile(const std::string& p) override {
+    flushes++;
+    return FakeClockEnv::FlushFile(p);
+  }
+  std::atomic<int> flushes{0};
+};
+
+TEST_F(DBTest, BackgroundFlushesTheActiveFileWhenSyncIsOff) {
+  auto* env = new FlushCountingEnv;
+  owned_env_.reset(env);
+  options_.env = env;
+  options_.sync_on_put = false;
+  Open();
+  const std::string value = RandomBytes(64 << 10, 23);  // incompressible: stored whole
+  for (int i = 0; i < 100; i++) {  // 6.4 MiB: below the threshold
+    ASSERT_TRUE(db_->Put("a" + std::to_string(i), value).ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(env->flushes.load(), 0);
+  for (int i = 0; i < 100; i++) {  // 12.8 MiB in all: one flush due
+    ASSERT_TRUE(db_->Put("b" + std::to_string(i), value).ok());
+  }
+  for (int i = 0; i < 200 && env->flushes.load() == 0; i++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(env->flushes.load(), 1);
+}
+
 // Counts the bytes read through RandomAccessFiles of data files.
 class ReadCountingEnv : public FakeClockEnv {
  public:
