@@ -1,0 +1,753 @@
+#include "bitgask_fs.h"
+
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <set>
+#include <vector>
+
+#include "path_map.h"
+
+namespace bitgask {
+namespace fs {
+namespace {
+
+constexpr double kTimeout = 1.0;  // entry/attr cache; every change goes through us
+constexpr uint64_t kMaxFileSize = 0xFFFFFFFFull;  // the engine's value limit
+
+int64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+struct timespec ToTimespec(int64_t ns) {
+  struct timespec ts;
+  ts.tv_sec = static_cast<time_t>(ns / 1000000000);
+  ts.tv_nsec = static_cast<long>(ns % 1000000000);
+  return ts;
+}
+
+BitgaskFs* Self(fuse_req_t req) { return static_cast<BitgaskFs*>(fuse_req_userdata(req)); }
+
+// A readdir entry's d_ino when the path has no inode yet (never 0).
+uint64_t FakeIno(const std::string& path) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : path) h = (h ^ c) * 1099511628211ull;
+  return h | (1ull << 63);
+}
+
+}  // namespace
+
+// The shared write buffer of one inode (see the header's contract).
+struct BitgaskFs::OpenFile {
+  std::mutex mu;
+  std::string data;
+  bool dirty = false;
+  uint16_t mode = S_IFREG | 0644;
+  int refs = 0;  // writable handles; guarded by open_mu_
+};
+
+// fi->fh of a file: of is null for a read-only handle.
+struct BitgaskFs::FileHandle {
+  std::shared_ptr<OpenFile> of;
+};
+
+// fi->fh of a directory: the children, listed once at opendir.
+struct BitgaskFs::DirHandle {
+  struct Entry {
+    std::string name;
+    mode_t type;
+    uint64_t ino;
+  };
+  std::vector<Entry> entries;
+};
+
+BitgaskFs::BitgaskFs(DB* db, std::string store_path)
+    : db_(db),
+      store_path_(std::move(store_path)),
+      uid_(getuid()),
+      gid_(getgid()),
+      mount_time_ns_(NowNs()) {}
+
+// ---------------------------------------------------------------- helpers
+
+bool BitgaskFs::DirHasChildren(const std::string& path) {
+  const std::string prefix = DirPrefix(path);
+  std::vector<std::string> keys;
+  std::string next;
+  if (!db_->ScanKeys(prefix.empty() ? std::string_view() : std::string_view(prefix), 2, &keys,
+                     &next)
+           .ok())
+    return false;
+  for (auto& k : keys) {
+    if (k.size() > prefix.size() && k.compare(0, prefix.size(), prefix) == 0) return true;
+  }
+  return false;
+}
+
+bool BitgaskFs::DirExists(const std::string& path) {
+  if (path.empty()) return true;
+  RecordMeta m;
+  if (db_->Meta(DirMarker(path), &m).ok()) return true;
+  return DirHasChildren(path);
+}
+
+BitgaskFs::Kind BitgaskFs::Classify(const std::string& path, RecordMeta* meta) {
+  if (path.empty()) return Kind::kDir;
+  if (db_->Meta(path, meta).ok()) return Kind::kFile;
+  return DirExists(path) ? Kind::kDir : Kind::kNone;
+}
+
+int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st) {
+  std::memset(st, 0, sizeof(*st));
+  st->st_ino = ino;
+  st->st_uid = uid_;
+  st->st_gid = gid_;
+  st->st_blksize = 4096;
+  RecordMeta m;
+  Kind kind = Classify(path, &m);
+  if (kind == Kind::kNone) return ENOENT;
+  if (kind == Kind::kFile) {
+    st->st_mode = (m.mode & S_IFMT) == S_IFREG ? m.mode : (S_IFREG | (m.mode ? (m.mode & 07777) : 0644));
+    st->st_nlink = 1;
+    st->st_size = m.value_size;
+    if (auto of = FindOpen(ino)) {  // an open buffer is the newest content
+      std::lock_guard<std::mutex> l(of->mu);
+      st->st_size = static_cast<off_t>(of->data.size());
+    }
+    st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(m.timestamp_unix_ns);
+  } else {
+    RecordMeta dm;
+    int64_t ts = mount_time_ns_;
+    st->st_mode = S_IFDIR | 0755;
+    if (!path.empty() && db_->Meta(DirMarker(path), &dm).ok()) {
+      if ((dm.mode & S_IFMT) == S_IFDIR) st->st_mode = dm.mode;
+      ts = dm.timestamp_unix_ns;
+    }
+    st->st_nlink = 2;
+    st->st_size = 4096;
+    st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(ts);
+  }
+  st->st_blocks = (st->st_size + 511) / 512;
+  return 0;
+}
+
+void BitgaskFs::ReplyEntry(fuse_req_t req, const std::string& path) {
+  fuse_entry_param e;
+  std::memset(&e, 0, sizeof(e));
+  uint64_t ino = inodes_.Lookup(path);
+  int err = StatPath(path, ino, &e.attr);
+  if (err != 0) {
+    inodes_.Forget(ino, 1);
+    fuse_reply_err(req, err);
+    return;
+  }
+  e.ino = ino;
+  e.generation = 1;
+  e.attr_timeout = kTimeout;
+  e.entry_timeout = kTimeout;
+  if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(ino, 1);
+}
+
+void BitgaskFs::KeepParent(const std::string& path, WriteBatch* batch) {
+  std::string parent = ParentPath(path);
+  if (parent.empty()) return;
+  RecordMeta m;
+  if (db_->Meta(DirMarker(parent), &m).ok()) return;
+  batch->PutWithMeta(DirMarker(parent), "", 0, S_IFDIR | 0755, 0);
+}
+
+std::shared_ptr<BitgaskFs::OpenFile> BitgaskFs::FindOpen(fuse_ino_t ino) {
+  std::lock_guard<std::mutex> l(open_mu_);
+  auto it = open_files_.find(ino);
+  return it == open_files_.end() ? nullptr : it->second;
+}
+
+int BitgaskFs::CommitLocked(fuse_ino_t ino, OpenFile* of) {
+  if (!of->dirty) return 0;
+  std::string path;
+  if (!inodes_.Path(ino, &path)) {  // unlinked or replaced while open
+    of->dirty = false;
+    return 0;
+  }
+  WriteOptions wo;
+  wo.mode = of->mode;
+  wo.timestamp_unix_ns = NowNs();
+  Status s = db_->Put(wo, path, of->data);
+  if (!s.ok()) return s.errno_value();
+  of->dirty = false;
+  return 0;
+}
+
+// ---------------------------------------------------------------- namespace
+
+void BitgaskFs::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  std::string ppath;
+  if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
+  if (std::strlen(name) > kMaxNameLen) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  if (!IsValidName(name)) return (void)fuse_reply_err(req, ENOENT);
+  ReplyEntry(req, JoinPath(ppath, name));
+}
+
+void BitgaskFs::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
+
+void BitgaskFs::Getattr(fuse_req_t req, fuse_ino_t ino) {
+  std::string path;
+  if (!inodes_.Path(ino, &path)) return (void)fuse_reply_err(req, ENOENT);
+  struct stat st;
+  int err = StatPath(path, ino, &st);
+  if (err != 0) return (void)fuse_reply_err(req, err);
+  fuse_reply_attr(req, &st, kTimeout);
+}
+
+void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+                        fuse_file_info* /*fi*/) {
+  std::lock_guard<std::mutex> ns(ns_mu_);
+  std::string path;
+  if (!inodes_.Path(ino, &path)) return (void)fuse_reply_err(req, ENOENT);
+  RecordMeta m;
+  Kind kind = Classify(path, &m);
+  if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
+
+  if (to_set & FUSE_SET_ATTR_SIZE) {
+    if (kind != Kind::kFile) return (void)fuse_reply_err(req, EISDIR);
+    if (attr->st_size < 0 || static_cast<uint64_t>(attr->st_size) > kMaxFileSize)
+      return (void)fuse_reply_err(req, EFBIG);
+    const size_t size = static_cast<size_t>(attr->st_size);
+    if (auto of = FindOpen(ino)) {
+      std::lock_guard<std::mutex> l(of->mu);
+      of->data.resize(size, '\0');
+      of->dirty = true;
+    } else {
+      std::string value;
+      Status s = db_->Get(path, &value);
+      if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+      value.resize(size, '\0');
+      WriteOptions wo;
+      wo.mode = m.mode;
+      wo.timestamp_unix_ns = NowNs();
+      s = db_->Put(wo, path, value);
+      if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+    }
+  }
+  if (to_set & FUSE_SET_ATTR_MODE) {
+    const uint16_t perm = attr->st_mode & 07777;
+    Status s;
+    if (kind == Kind::kFile) {
+      const uint16_t mode = S_IFREG | perm;
+      if (auto of = FindOpen(ino)) {
+        std::lock_guard<std::mutex> l(of->mu);
+        of->mode = mode;
+      }
+      s = db_->SetMeta(path, mode, -1);
+    } else if (path.empty()) {
+      s = Status::OK();  // the root's mode is fixed
+    } else {
+      RecordMeta dm;
+      if (db_->Meta(DirMarker(path), &dm).ok()) {
+        s = db_->SetMeta(DirMarker(path), S_IFDIR | perm, -1);
+      } else {
+        WriteOptions wo;
+        wo.mode = S_IFDIR | perm;
+        s = db_->Put(wo, DirMarker(path), "");
+      }
+    }
+    if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  }
+  if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
+    int64_t ts = NowNs();
+    if (!(to_set & FUSE_SET_ATTR_MTIME_NOW))
+      ts = static_cast<int64_t>(attr->st_mtim.tv_sec) * 1000000000 + attr->st_mtim.tv_nsec;
+    Status s;
+    if (kind == Kind::kFile) {
+      s = db_->SetMeta(path, -1, ts);
+    } else if (!path.empty()) {
+      RecordMeta dm;
+      if (db_->Meta(DirMarker(path), &dm).ok()) {
+        s = db_->SetMeta(DirMarker(path), -1, ts);
+      } else {
+        WriteOptions wo;
+        wo.mode = S_IFDIR | 0755;
+        wo.timestamp_unix_ns = ts;
+        s = db_->Put(wo, DirMarker(path), "");
+      }
+    }
+    if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  }
+  // uid/gid/atime changes are accepted and ignored (no owner in the store).
+  struct stat st;
+  int err = StatPath(path, ino, &st);
+  if (err != 0) return (void)fuse_reply_err(req, err);
+  fuse_reply_attr(req, &st, kTimeout);
+}
+
+void BitgaskFs::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  std::lock_guard<std::mutex> ns(ns_mu_);
+  std::string ppath;
+  if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
+  if (std::strlen(name) > kMaxNameLen) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  if (!IsValidName(name)) return (void)fuse_reply_err(req, EINVAL);
+  const std::string path = JoinPath(ppath, name);
+  if (IsReserved(path)) return (void)fuse_reply_err(req, EPERM);
+  RecordMeta m;
+  if (Classify(path, &m) != Kind::kNone) return (void)fuse_reply_err(req, EEXIST);
+  WriteOptions wo;
+  wo.mode = S_IFDIR | (mode & 07777);
+  Status s = db_->Put(wo, DirMarker(path), "");
+  if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  ReplyEntry(req, path);
+}
+
+void BitgaskFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  std::lock_guard<std::mutex> ns(ns_mu_);
+  std::string ppath;
+  if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
+  if (!IsValidName(name)) return (void)fuse_reply_err(req, ENOENT);
+  const std::string path = JoinPath(ppath, name);
+  RecordMeta m;
+  Kind kind = Classify(path, &m);
+  if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
+  if (kind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);
+  WriteBatch batch;
+  KeepParent(path, &batch);
+  batch.Delete(path);
+  Status s = db_->Write(WriteOptions(), batch);
+  if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  inodes_.Detach(path);
+  fuse_reply_err(req, 0);
+}
+
+void BitgaskFs::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  std::lock_guard<std::mutex> ns(ns_mu_);
+  std::string ppath;
+  if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
+  if (!IsValidName(name)) return (void)fuse_reply_err(req, EINVAL);
+  const std::string path = JoinPath(ppath, name);
+  RecordMeta m;
+  Kind kind = Classify(path, &m);
+  if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
+  if (kind == Kind::kFile) return (void)fuse_reply_err(req, ENOTDIR);
+  if (DirHasChildren(path)) return (void)fuse_reply_err(req, ENOTEMPTY);
+  WriteBatch batch;
+  KeepParent(path, &batch);
+  batch.Delete(DirMarker(path));
+  Status s = db_->Write(WriteOptions(), batch);
+  if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  inodes_.Detach(path);
+  fuse_reply_err(req, 0);
+}
+
+void BitgaskFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
+                       fuse_ino_t newparent, const char* newname, unsigned int flags) {
+  if (flags & ~static_cast<unsigned int>(RENAME_NOREPLACE))
+    return (void)fuse_reply_err(req, EINVAL);  // RENAME_EXCHANGE / WHITEOUT: not supported
+  std::lock_guard<std::mutex> ns(ns_mu_);
+  std::string ppath, npath;
+  if (!inodes_.Path(parent, &ppath) || !inodes_.Path(newparent, &npath))
+    return (void)fuse_reply_err(req, ENOENT);
+  if (std::strlen(newname) > kMaxNameLen) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  if (!IsValidName(name) || !IsValidName(newname)) return (void)fuse_reply_err(req, EINVAL);
+  const std::string from = JoinPath(ppath, name);
+  const std::string to = JoinPath(npath, newname);
+  if (IsReserved(to)) return (void)fuse_reply_err(req, EPERM);
+  RecordMeta fm, tm;
+  Kind fkind = Classify(from, &fm);
+  if (fkind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
+  if (from == to) return (void)fuse_reply_err(req, 0);
+  Kind tkind = Classify(to, &tm);
+  if (tkind != Kind::kNone && (flags & RENAME_NOREPLACE)) return (void)fuse_reply_err(req, EEXIST);
+
+  WriteBatch batch;
+  KeepParent(from, &batch);
+  if (fkind == Kind::kFile) {
+    if (tkind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);
+    std::string value;
+    Status s = db_->Get(from, &value);
+    if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+    batch.PutWithMeta(to, value, fm.expires_unix_ns, fm.mode, fm.timestamp_unix_ns);
+    batch.Delete(from);
+  } else {
+    if (tkind == Kind::kFile) return (void)fuse_reply_err(req, ENOTDIR);
+    const std::string fprefix = DirPrefix(from), tprefix = DirPrefix(to);
+    if (tprefix.compare(0, fprefix.size(), fprefix) == 0)
+      return (void)fuse_reply_err(req, EINVAL);  // into its own subtree
+    if (tkind == Kind::kDir) {
+      if (DirHasChildren(to)) return (void)fuse_reply_err(req, ENOTEMPTY);
+      batch.Delete(DirMarker(to));
+    }
+    std::unique_ptr<Iterator> it;
+    Status s = db_->NewIterator(fprefix, &it);
+    if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+    bool has_marker = false;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      std::string key(it->key());
+      RecordMeta m = it->meta();
+      std::string value;
+      s = it->value(&value);
+      if (s.IsNotFound()) continue;
+      if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+      if (key == fprefix) has_marker = true;
+      batch.PutWithMeta(tprefix + key.substr(fprefix.size()), value, m.expires_unix_ns, m.mode,
+                        m.timestamp_unix_ns);
+      batch.Delete(key);
+    }
+    if (!has_marker) batch.PutWithMeta(tprefix, "", 0, S_IFDIR | 0755, 0);
+  }
+  Status s = db_->Write(WriteOptions(), batch);
+  if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  inodes_.Rename(from, to);
+  fuse_reply_err(req, 0);
+}
+
+// ---------------------------------------------------------------- files
+
+void BitgaskFs::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  std::string path;
+  if (!inodes_.Path(ino, &path)) return (void)fuse_reply_err(req, ENOENT);
+  RecordMeta m;
+  Kind kind = Classify(path, &m);
+  if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
+  if (kind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);
+  auto fh = std::make_unique<FileHandle>();
+  if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+    std::shared_ptr<OpenFile> of;
+    std::unique_lock<std::mutex> fl;
+    {
+      std::lock_guard<std::mutex> l(open_mu_);
+      auto& slot = open_files_[ino];
+      if (!slot) {
+        // Load the buffer while open_mu_ is held (order: open_mu_, then
+        // OpenFile::mu, then the engine) so no other opener sees it half-made.
+        auto fresh = std::make_shared<OpenFile>();
+        std::lock_guard<std::mutex> flk(fresh->mu);
+        fresh->mode = (m.mode & S_IFMT) == S_IFREG ? m.mode : (S_IFREG | 0644);
+        if (!(fi->flags & O_TRUNC)) {
+          Status s = db_->Get(path, &fresh->data);
+          if (!s.ok() && !s.IsNotFound()) {
+            open_files_.erase(ino);
+            return (void)fuse_reply_err(req, s.errno_value());
+          }
+        }
+        slot = fresh;
+      }
+      slot->refs++;
+      of = slot;
+      fl = std::unique_lock<std::mutex>(of->mu);
+    }
+    if (fi->flags & O_TRUNC) {
+      of->data.clear();
+      of->dirty = true;
+    }
+    fh->of = of;
+  }
+  fi->fh = reinterpret_cast<uint64_t>(fh.release());
+  fuse_reply_open(req, fi);
+}
+
+void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                       fuse_file_info* fi) {
+  std::string path;
+  {
+    std::lock_guard<std::mutex> ns(ns_mu_);
+    std::string ppath;
+    if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
+    if (std::strlen(name) > kMaxNameLen) return (void)fuse_reply_err(req, ENAMETOOLONG);
+    if (!IsValidName(name)) return (void)fuse_reply_err(req, EINVAL);
+    path = JoinPath(ppath, name);
+    if (IsReserved(path)) return (void)fuse_reply_err(req, EPERM);
+    RecordMeta m;
+    Kind kind = Classify(path, &m);
+    if (kind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);
+    if (kind == Kind::kFile && (fi->flags & O_EXCL)) return (void)fuse_reply_err(req, EEXIST);
+    if (kind == Kind::kNone || (fi->flags & O_TRUNC)) {
+      WriteOptions wo;
+      wo.mode = S_IFREG | (mode & 07777);
+      Status s = db_->Put(wo, path, "");
+      if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+    }
+  }
+  fuse_entry_param e;
+  std::memset(&e, 0, sizeof(e));
+  uint64_t ino = inodes_.Lookup(path);
+  int err = StatPath(path, ino, &e.attr);
+  if (err != 0) {
+    inodes_.Forget(ino, 1);
+    return (void)fuse_reply_err(req, err);
+  }
+  e.ino = ino;
+  e.generation = 1;
+  e.attr_timeout = kTimeout;
+  e.entry_timeout = kTimeout;
+  auto fh = std::make_unique<FileHandle>();
+  if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+    std::lock_guard<std::mutex> l(open_mu_);
+    auto& slot = open_files_[ino];
+    if (!slot) {
+      slot = std::make_shared<OpenFile>();
+      slot->mode = static_cast<uint16_t>(e.attr.st_mode);
+      if (e.attr.st_size > 0) {
+        std::lock_guard<std::mutex> fl(slot->mu);
+        db_->Get(path, &slot->data);
+      }
+    }
+    slot->refs++;
+    fh->of = slot;
+  }
+  fi->fh = reinterpret_cast<uint64_t>(fh.release());
+  if (fuse_reply_create(req, &e, fi) != 0) {
+    // The kernel will not release this handle: undo it.
+    std::unique_ptr<FileHandle> undo(reinterpret_cast<FileHandle*>(fi->fh));
+    if (undo->of) {
+      std::lock_guard<std::mutex> l(open_mu_);
+      if (--undo->of->refs == 0) open_files_.erase(ino);
+    }
+    inodes_.Forget(ino, 1);
+  }
+}
+
+void BitgaskFs::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                     fuse_file_info* /*fi*/) {
+  if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+  if (auto of = FindOpen(ino)) {
+    std::lock_guard<std::mutex> l(of->mu);
+    if (static_cast<uint64_t>(off) >= of->data.size()) return (void)fuse_reply_buf(req, nullptr, 0);
+    size_t n = std::min(size, of->data.size() - static_cast<size_t>(off));
+    return (void)fuse_reply_buf(req, of->data.data() + off, n);
+  }
+  std::string path;
+  if (!inodes_.Path(ino, &path)) return (void)fuse_reply_err(req, ENOENT);
+  std::string out;
+  Status s = db_->GetRange(path, static_cast<uint64_t>(off), size, &out);
+  if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  fuse_reply_buf(req, out.data(), out.size());
+}
+
+void BitgaskFs::Write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off_t off,
+                      fuse_file_info* fi) {
+  auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
+  if (fh == nullptr || !fh->of) return (void)fuse_reply_err(req, EBADF);
+  if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+  if (static_cast<uint64_t>(off) + size > kMaxFileSize) return (void)fuse_reply_err(req, EFBIG);
+  OpenFile* of = fh->of.get();
+  std::lock_guard<std::mutex> l(of->mu);
+  const size_t end = static_cast<size_t>(off) + size;
+  if (end > of->data.size()) of->data.resize(end, '\0');
+  std::memcpy(&of->data[static_cast<size_t>(off)], buf, size);
+  of->dirty = true;
+  fuse_reply_write(req, size);
+}
+
+void BitgaskFs::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
+  int err = 0;
+  if (fh != nullptr && fh->of) {
+    std::lock_guard<std::mutex> l(fh->of->mu);
+    err = CommitLocked(ino, fh->of.get());
+  }
+  fuse_reply_err(req, err);
+}
+
+void BitgaskFs::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  std::unique_ptr<FileHandle> fh(reinterpret_cast<FileHandle*>(fi->fh));
+  int err = 0;
+  if (fh && fh->of) {
+    {
+      std::lock_guard<std::mutex> l(fh->of->mu);
+      err = CommitLocked(ino, fh->of.get());
+    }
+    std::lock_guard<std::mutex> l(open_mu_);
+    if (--fh->of->refs == 0) open_files_.erase(ino);
+  }
+  fuse_reply_err(req, err);
+}
+
+void BitgaskFs::Fsync(fuse_req_t req, fuse_ino_t ino, int /*datasync*/, fuse_file_info* fi) {
+  auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
+  int err = 0;
+  if (fh != nullptr && fh->of) {
+    std::lock_guard<std::mutex> l(fh->of->mu);
+    err = CommitLocked(ino, fh->of.get());
+  }
+  if (err == 0) {
+    Status s = db_->Sync();
+    if (!s.ok()) err = s.errno_value();
+  }
+  fuse_reply_err(req, err);
+}
+
+// ---------------------------------------------------------------- directories
+
+void BitgaskFs::Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  std::string path;
+  if (!inodes_.Path(ino, &path)) return (void)fuse_reply_err(req, ENOENT);
+  RecordMeta m;
+  Kind kind = Classify(path, &m);
+  if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
+  if (kind == Kind::kFile) return (void)fuse_reply_err(req, ENOTDIR);
+  auto dh = std::make_unique<DirHandle>();
+  dh->entries.push_back({".", S_IFDIR, ino});
+  dh->entries.push_back({"..", S_IFDIR, FakeIno(ParentPath(path))});
+  const std::string prefix = DirPrefix(path);
+  std::unique_ptr<Iterator> it;
+  Status s = db_->NewIterator(prefix, &it);
+  if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  std::set<std::string> seen;
+  it->SeekToFirst();
+  while (it->Valid()) {
+    std::string_view rest = it->key().substr(prefix.size());
+    size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+      std::string name(rest);
+      if (IsValidName(name) && seen.insert(name).second) {
+        std::string child = prefix + name;
+        uint64_t cino = inodes_.Peek(child);
+        dh->entries.push_back({name, S_IFREG, cino ? cino : FakeIno(child)});
+      }
+      it->Next();
+    } else {
+      std::string name(rest.substr(0, slash));
+      std::string child = prefix + name;
+      if (IsValidName(name) && seen.insert(name).second) {
+        uint64_t cino = inodes_.Peek(child);
+        dh->entries.push_back({name, S_IFDIR, cino ? cino : FakeIno(child)});
+      }
+      it->Seek(SubtreeEnd(child));  // skip the child's whole subtree
+    }
+  }
+  fi->fh = reinterpret_cast<uint64_t>(dh.release());
+  fuse_reply_open(req, fi);
+}
+
+void BitgaskFs::Readdir(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off,
+                        fuse_file_info* fi) {
+  auto* dh = reinterpret_cast<DirHandle*>(fi->fh);
+  if (dh == nullptr) return (void)fuse_reply_err(req, EBADF);
+  std::vector<char> buf(size);
+  size_t used = 0;
+  for (size_t i = off < 0 ? 0 : static_cast<size_t>(off); i < dh->entries.size(); i++) {
+    const auto& e = dh->entries[i];
+    struct stat st;
+    std::memset(&st, 0, sizeof(st));
+    st.st_ino = e.ino;
+    st.st_mode = e.type;
+    // The offset of an entry is the index of the entry after it.
+    size_t need = fuse_add_direntry(req, buf.data() + used, size - used, e.name.c_str(), &st,
+                                    static_cast<off_t>(i + 1));
+    if (need > size - used) break;
+    used += need;
+  }
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+void BitgaskFs::Releasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
+  delete reinterpret_cast<DirHandle*>(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void BitgaskFs::Statfs(fuse_req_t req, fuse_ino_t /*ino*/) {
+  struct statvfs sv;
+  if (statvfs(store_path_.c_str(), &sv) != 0) {
+    std::memset(&sv, 0, sizeof(sv));
+    sv.f_bsize = sv.f_frsize = 4096;
+  }
+  DBStats stats;
+  if (db_->Stats(&stats).ok()) {
+    sv.f_files = stats.keys + sv.f_ffree;
+  }
+  sv.f_namemax = kMaxNameLen;
+  fuse_reply_statfs(req, &sv);
+}
+
+// ---------------------------------------------------------------- op table
+
+namespace {
+
+void OpLookup(fuse_req_t r, fuse_ino_t p, const char* n) { Self(r)->Lookup(r, p, n); }
+void OpForget(fuse_req_t r, fuse_ino_t i, uint64_t n) {
+  Self(r)->Forget(i, n);
+  fuse_reply_none(r);
+}
+void OpForgetMulti(fuse_req_t r, size_t count, fuse_forget_data* f) {
+  for (size_t i = 0; i < count; i++) Self(r)->Forget(f[i].ino, f[i].nlookup);
+  fuse_reply_none(r);
+}
+void OpGetattr(fuse_req_t r, fuse_ino_t i, fuse_file_info*) { Self(r)->Getattr(r, i); }
+void OpSetattr(fuse_req_t r, fuse_ino_t i, struct stat* a, int s, fuse_file_info* fi) {
+  Self(r)->Setattr(r, i, a, s, fi);
+}
+void OpMkdir(fuse_req_t r, fuse_ino_t p, const char* n, mode_t m) { Self(r)->Mkdir(r, p, n, m); }
+void OpUnlink(fuse_req_t r, fuse_ino_t p, const char* n) { Self(r)->Unlink(r, p, n); }
+void OpRmdir(fuse_req_t r, fuse_ino_t p, const char* n) { Self(r)->Rmdir(r, p, n); }
+void OpRename(fuse_req_t r, fuse_ino_t p, const char* n, fuse_ino_t np, const char* nn,
+              unsigned int f) {
+  Self(r)->Rename(r, p, n, np, nn, f);
+}
+void OpLink(fuse_req_t r, fuse_ino_t, fuse_ino_t, const char*) { fuse_reply_err(r, EPERM); }
+void OpOpen(fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { Self(r)->Open(r, i, fi); }
+void OpCreate(fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, fuse_file_info* fi) {
+  Self(r)->Create(r, p, n, m, fi);
+}
+void OpRead(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* fi) {
+  Self(r)->Read(r, i, s, o, fi);
+}
+void OpWrite(fuse_req_t r, fuse_ino_t i, const char* b, size_t s, off_t o, fuse_file_info* fi) {
+  Self(r)->Write(r, i, b, s, o, fi);
+}
+void OpFlush(fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { Self(r)->Flush(r, i, fi); }
+void OpRelease(fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { Self(r)->Release(r, i, fi); }
+void OpFsync(fuse_req_t r, fuse_ino_t i, int d, fuse_file_info* fi) {
+  Self(r)->Fsync(r, i, d, fi);
+}
+void OpOpendir(fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) { Self(r)->Opendir(r, i, fi); }
+void OpReaddir(fuse_req_t r, fuse_ino_t i, size_t s, off_t o, fuse_file_info* fi) {
+  Self(r)->Readdir(r, i, s, o, fi);
+}
+void OpReleasedir(fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) {
+  Self(r)->Releasedir(r, i, fi);
+}
+void OpFsyncdir(fuse_req_t r, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(r, 0); }
+void OpStatfs(fuse_req_t r, fuse_ino_t i) { Self(r)->Statfs(r, i); }
+
+fuse_lowlevel_ops MakeOps() {
+  fuse_lowlevel_ops ops;
+  std::memset(&ops, 0, sizeof(ops));
+  ops.lookup = OpLookup;
+  ops.forget = OpForget;
+  ops.forget_multi = OpForgetMulti;
+  ops.getattr = OpGetattr;
+  ops.setattr = OpSetattr;
+  ops.mkdir = OpMkdir;
+  ops.unlink = OpUnlink;
+  ops.rmdir = OpRmdir;
+  ops.rename = OpRename;
+  ops.link = OpLink;
+  ops.open = OpOpen;
+  ops.create = OpCreate;
+  ops.read = OpRead;
+  ops.write = OpWrite;
+  ops.flush = OpFlush;
+  ops.release = OpRelease;
+  ops.fsync = OpFsync;
+  ops.opendir = OpOpendir;
+  ops.readdir = OpReaddir;
+  ops.releasedir = OpReleasedir;
+  ops.fsyncdir = OpFsyncdir;
+  ops.statfs = OpStatfs;
+  // symlink/readlink/mknod/xattrs are not implemented (ENOSYS) in this slice.
+  return ops;
+}
+
+}  // namespace
+
+const fuse_lowlevel_ops* BitgaskFs::Ops() {
+  static const fuse_lowlevel_ops ops = MakeOps();
+  return &ops;
+}
+
+}  // namespace fs
+}  // namespace bitgask

@@ -1,0 +1,109 @@
+// BitgaskFs: the FUSE low-level operations over a bitgask DB.
+//
+// Contracts (docs/Filesystem.md has the user-facing version):
+//   * Paths map to keys as path_map.h says; stat never reads values (it uses
+//     DB::Meta / DB::ScanKeys only).
+//   * A file opened read-only is read with DB::GetRange (never fully loaded).
+//     A file opened for writing gets a buffer with its whole value, shared by
+//     every writable handle of the same inode (OpenFile, refcounted); flush
+//     and fsync store it with ONE DB::Put, so readers never see half a write.
+//     Reads of an inode that has a buffer are served from the buffer.
+//   * Renames of files and directories are one atomic DB::Write (WriteBatch).
+//   * Removing the last entry of a directory first materializes the
+//     directory's marker in the same batch, so the directory stays.
+// Locking (lock order, outermost first):
+//   1. ns_mu_          serializes namespace changes (create, mkdir, unlink,
+//                      rmdir, rename, setattr) so check-then-write is atomic;
+//   2. open_mu_        guards open_files_ (the inode -> OpenFile map);
+//   3. OpenFile::mu    guards one buffer;
+//   then engine calls (the engine has its own locks and never calls back).
+//   The InodeTable mutex is a leaf taken and released inside InodeTable
+//   calls; it is never held across an engine call.
+// The engine knows nothing of FUSE; this class is the only bridge.
+#ifndef BITGASK_FS_BITGASK_FS_H_
+#define BITGASK_FS_BITGASK_FS_H_
+
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "bitgask/db.h"
+#include "inode_table.h"
+
+namespace bitgask {
+namespace fs {
+
+class BitgaskFs {
+ public:
+  // db must outlive this object; store_path is used for statfs.
+  BitgaskFs(DB* db, std::string store_path);
+
+  // The operation table; userdata for fuse_session_new must be `this`.
+  static const fuse_lowlevel_ops* Ops();
+
+  // ---- Implementations (public so the static trampolines can reach them).
+  void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void Forget(fuse_ino_t ino, uint64_t nlookup);
+  void Getattr(fuse_req_t req, fuse_ino_t ino);
+  void Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+               fuse_file_info* fi);
+  void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
+  void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+              const char* newname, unsigned int flags);
+  void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+              fuse_file_info* fi);
+  void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
+  void Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+             fuse_file_info* fi);
+  void Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
+  void Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
+  void Releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Statfs(fuse_req_t req, fuse_ino_t ino);
+
+ private:
+  struct OpenFile;
+  struct FileHandle;
+  struct DirHandle;
+  enum class Kind { kNone, kFile, kDir };
+
+  // What path is: file (with its meta), directory, or nothing.  Never reads values.
+  Kind Classify(const std::string& path, RecordMeta* meta);
+  bool DirHasChildren(const std::string& path);
+  bool DirExists(const std::string& path);
+  // Fills st for path; returns 0 or an errno.
+  int StatPath(const std::string& path, uint64_t ino, struct stat* st);
+  void ReplyEntry(fuse_req_t req, const std::string& path);
+  // Adds a Put of path's parent marker to batch when the parent has none.
+  void KeepParent(const std::string& path, WriteBatch* batch);
+  // Stores of's buffer under ino's current path if dirty.  Caller holds of->mu.
+  int CommitLocked(fuse_ino_t ino, OpenFile* of);
+  std::shared_ptr<OpenFile> FindOpen(fuse_ino_t ino);
+
+  DB* const db_;
+  const std::string store_path_;
+  const uid_t uid_;
+  const gid_t gid_;
+  const int64_t mount_time_ns_;
+  InodeTable inodes_;
+  std::mutex ns_mu_;
+  std::mutex open_mu_;
+  std::unordered_map<fuse_ino_t, std::shared_ptr<OpenFile>> open_files_;
+};
+
+}  // namespace fs
+}  // namespace bitgask
+
+#endif  // BITGASK_FS_BITGASK_FS_H_

@@ -1,0 +1,109 @@
+#include "inode_table.h"
+
+#include <mutex>
+#include <vector>
+
+namespace bitgask {
+namespace fs {
+
+InodeTable::InodeTable() {
+  Entry root;
+  root.path = "";
+  root.nlookup = 1;
+  by_ino_.emplace(kRootIno, root);
+  by_path_.emplace("", kRootIno);
+}
+
+uint64_t InodeTable::Lookup(const std::string& path) {
+  std::unique_lock<std::shared_mutex> l(mu_);
+  auto it = by_path_.find(path);
+  if (it != by_path_.end()) {
+    if (it->second != kRootIno) by_ino_[it->second].nlookup++;
+    return it->second;
+  }
+  uint64_t ino = next_ino_++;
+  Entry e;
+  e.path = path;
+  e.nlookup = 1;
+  by_ino_.emplace(ino, std::move(e));
+  by_path_.emplace(path, ino);
+  return ino;
+}
+
+uint64_t InodeTable::Peek(const std::string& path) const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  auto it = by_path_.find(path);
+  return it == by_path_.end() ? 0 : it->second;
+}
+
+bool InodeTable::Path(uint64_t ino, std::string* path) const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  auto it = by_ino_.find(ino);
+  if (it == by_ino_.end() || it->second.detached) return false;
+  *path = it->second.path;
+  return true;
+}
+
+void InodeTable::Forget(uint64_t ino, uint64_t n) {
+  if (ino == kRootIno) return;
+  std::unique_lock<std::shared_mutex> l(mu_);
+  auto it = by_ino_.find(ino);
+  if (it == by_ino_.end()) return;
+  if (it->second.nlookup > n) {
+    it->second.nlookup -= n;
+    return;
+  }
+  if (!it->second.detached) {
+    auto p = by_path_.find(it->second.path);
+    if (p != by_path_.end() && p->second == ino) by_path_.erase(p);
+  }
+  by_ino_.erase(it);
+}
+
+void InodeTable::Detach(const std::string& path) {
+  if (path.empty()) return;
+  std::unique_lock<std::shared_mutex> l(mu_);
+  auto p = by_path_.find(path);
+  if (p == by_path_.end()) return;
+  auto it = by_ino_.find(p->second);
+  if (it != by_ino_.end()) it->second.detached = true;
+  by_path_.erase(p);
+}
+
+void InodeTable::Rename(const std::string& from, const std::string& to) {
+  if (from == to || from.empty()) return;
+  std::unique_lock<std::shared_mutex> l(mu_);
+  // Whatever was bound at the target (or below it) is gone now.
+  std::vector<std::string> stale;
+  const std::string to_prefix = to + "/";
+  for (auto& kv : by_path_) {
+    if (kv.first == to || kv.first.compare(0, to_prefix.size(), to_prefix) == 0)
+      stale.push_back(kv.first);
+  }
+  for (auto& s : stale) {
+    auto p = by_path_.find(s);
+    auto it = by_ino_.find(p->second);
+    if (it != by_ino_.end()) it->second.detached = true;
+    by_path_.erase(p);
+  }
+  const std::string from_prefix = from + "/";
+  std::vector<std::pair<std::string, uint64_t>> moved;
+  for (auto& kv : by_path_) {
+    if (kv.first == from || kv.first.compare(0, from_prefix.size(), from_prefix) == 0)
+      moved.emplace_back(kv.first, kv.second);
+  }
+  for (auto& m : moved) {
+    by_path_.erase(m.first);
+    std::string np = to + m.first.substr(from.size());
+    by_ino_[m.second].path = np;
+    by_path_[np] = m.second;
+  }
+}
+
+size_t InodeTable::Size() const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  return by_ino_.size();
+}
+
+}  // namespace fs
+}  // namespace bitgask

@@ -1,0 +1,58 @@
+// InodeTable: inode numbers <-> paths, with the kernel's lookup counts.
+//
+// Contract:
+//   * The root is inode 1 (path "") and is never forgotten.
+//   * Lookup(path) returns the path's inode (a new, ever-increasing number if
+//     it has none) and adds one to its lookup count; Forget(ino, n) subtracts
+//     n and drops the entry at zero, as FUSE's lookup/forget protocol says.
+//   * Detach(path) unbinds a path whose file was removed (unlink, rmdir, or a
+//     rename target that was replaced): the inode lives on until forgotten,
+//     but Path() fails for it, so stale handles get ENOENT and never write
+//     to a path reused by a new file.
+//   * Rename(old, new) moves the path and every path below it.
+// Locking: one std::shared_mutex guards both maps.  Lock order: the inode
+// table mutex is a leaf: it is never held while calling the engine or while
+// taking any other lock (callers copy the path out, then call the engine).
+#ifndef BITGASK_FS_INODE_TABLE_H_
+#define BITGASK_FS_INODE_TABLE_H_
+
+#include <cstdint>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+namespace bitgask {
+namespace fs {
+
+class InodeTable {
+ public:
+  static constexpr uint64_t kRootIno = 1;
+
+  InodeTable();
+
+  uint64_t Lookup(const std::string& path);
+  // The inode of path if known (no count change), else 0.
+  uint64_t Peek(const std::string& path) const;
+  // False when ino is unknown or detached.
+  bool Path(uint64_t ino, std::string* path) const;
+  void Forget(uint64_t ino, uint64_t n);
+  void Detach(const std::string& path);
+  void Rename(const std::string& from, const std::string& to);
+  size_t Size() const;
+
+ private:
+  struct Entry {
+    std::string path;
+    uint64_t nlookup = 0;
+    bool detached = false;
+  };
+  mutable std::shared_mutex mu_;
+  uint64_t next_ino_ = kRootIno + 1;
+  std::unordered_map<uint64_t, Entry> by_ino_;
+  std::unordered_map<std::string, uint64_t> by_path_;  // attached entries only
+};
+
+}  // namespace fs
+}  // namespace bitgask
+
+#endif  // BITGASK_FS_INODE_TABLE_H_

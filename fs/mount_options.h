@@ -1,0 +1,34 @@
+// mount_options: parsing of mount.bitgask's "-o opt,opt..." list.
+//
+// Contract: every option is either an engine option (sync_on_put=,
+// sync_on_delete=, max_data_file_size=), a FUSE option passed through to
+// fuse_session_new (allow_other, default_permissions, ro, debug), or an
+// fstab-only word that is ignored (_netdev, nofail, auto, noauto, user,
+// users, rw, noatime).  Anything else is an error naming the option.
+// Pure parsing: no locks, no engine or FUSE calls.
+#ifndef BITGASK_FS_MOUNT_OPTIONS_H_
+#define BITGASK_FS_MOUNT_OPTIONS_H_
+
+#include <string>
+#include <vector>
+
+#include "bitgask/options.h"
+
+namespace bitgask {
+namespace fs {
+
+struct MountOptions {
+  Options engine;                  // DB::Open options
+  std::vector<std::string> fuse;   // options for fuse_session_new's "-o"
+  bool debug = false;              // FUSE debug output (-d)
+};
+
+// Parses one comma-separated list into *out (may be called repeatedly for
+// several -o).  Returns false and sets *error ("unknown option X", "bad value
+// for X: Y") on the first bad option.
+bool ParseMountOptions(const std::string& list, MountOptions* out, std::string* error);
+
+}  // namespace fs
+}  // namespace bitgask
+
+#endif  // BITGASK_FS_MOUNT_OPTIONS_H_

@@ -1,0 +1,245 @@
+// mount.bitgask STORE MOUNTPOINT [-o opt,opt...] [-f]
+//
+// Mounts the bitgask store at STORE (created if missing) on MOUNTPOINT.
+// Without -f the program forks: the child (setsid) opens the store, creates
+// the FUSE session and mounts, then reports success or failure through a pipe;
+// the parent waits for that status byte and exits 0 or 1, so when it returns
+// 0 the mount is ready.  All threads (engine, FUSE loop) are created after the
+// fork, in the child.  SIGTERM/SIGINT/SIGHUP or `fusermount3 -u` end the loop;
+// the store is then closed (synced) and the program exits 0.
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../fs/bitgask_fs.h"
+#include "../fs/mount_options.h"
+#include "bitgask/db.h"
+
+namespace {
+
+const char* kProg = "mount.bitgask";
+
+void Usage(FILE* out) {
+  std::fprintf(out,
+               "usage: %s STORE MOUNTPOINT [-o opt,opt...] [-f]\n"
+               "  -f   stay in the foreground\n"
+               "  -o   sync_on_put=BOOL, sync_on_delete=BOOL, max_data_file_size=N[K|M|G],\n"
+               "       allow_other, default_permissions, ro, debug,\n"
+               "       and fstab words (_netdev, nofail, auto, noauto, user, users, rw, noatime)\n",
+               kProg);
+}
+
+std::string Absolute(const std::string& p) {
+  if (!p.empty() && p[0] == '/') return p;
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) return p;
+  return std::string(cwd) + "/" + p;
+}
+
+// "" when path is an existing empty directory, else why not.
+std::string CheckMountpoint(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return "mountpoint " + path + ": " + std::strerror(errno);
+  if (!S_ISDIR(st.st_mode)) return "mountpoint " + path + " is not a directory";
+  DIR* d = opendir(path.c_str());
+  if (d == nullptr) return "mountpoint " + path + ": " + std::strerror(errno);
+  bool empty = true;
+  while (struct dirent* e = readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  closedir(d);
+  if (!empty) return "mountpoint " + path + " is not empty";
+  return "";
+}
+
+// fsname value: commas and backslashes escaped for FUSE's option parser.
+std::string Escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ',' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+void Report(int fd, char status) {
+  if (fd < 0) return;
+  ssize_t n;
+  do {
+    n = write(fd, &status, 1);
+  } while (n < 0 && errno == EINTR);
+  close(fd);
+}
+
+// Opens the store, mounts and serves until unmounted.  status_fd (or -1 with
+// -f) receives '0' once mounted or '1' on failure.  Returns the exit code.
+int Serve(const std::string& store, const std::string& mnt, const bitgask::fs::MountOptions& mo,
+          int status_fd) {
+  std::unique_ptr<bitgask::DB> db;
+  bitgask::Status s = bitgask::DB::Open(store, mo.engine, &db);
+  if (!s.ok()) {
+    if (s.IsLocked())
+      std::fprintf(stderr, "%s: store %s is locked by another process (already mounted?): %s\n",
+                   kProg, store.c_str(), s.ToString().c_str());
+    else
+      std::fprintf(stderr, "%s: cannot open store %s: %s\n", kProg, store.c_str(),
+                   s.ToString().c_str());
+    Report(status_fd, '1');
+    return 1;
+  }
+  bitgask::fs::BitgaskFs fs(db.get(), store);
+
+  std::string opts = "fsname=bitgask:" + Escape(store) + ",subtype=bitgask";
+  for (auto& o : mo.fuse) opts += "," + o;
+  std::vector<std::string> argv_s = {kProg, "-o", opts};
+  if (mo.debug) argv_s.push_back("-d");
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(&a[0]);
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+
+  fuse_session* se = fuse_session_new(&args, bitgask::fs::BitgaskFs::Ops(),
+                                      sizeof(fuse_lowlevel_ops), &fs);
+  if (se == nullptr) {
+    std::fprintf(stderr, "%s: cannot create the FUSE session\n", kProg);
+    db->Close();
+    Report(status_fd, '1');
+    return 1;
+  }
+  if (fuse_set_signal_handlers(se) != 0) {
+    std::fprintf(stderr, "%s: cannot set signal handlers\n", kProg);
+    fuse_session_destroy(se);
+    db->Close();
+    Report(status_fd, '1');
+    return 1;
+  }
+  if (fuse_session_mount(se, mnt.c_str()) != 0) {
+    std::fprintf(stderr, "%s: cannot mount on %s (see the message above)\n", kProg, mnt.c_str());
+    fuse_remove_signal_handlers(se);
+    fuse_session_destroy(se);
+    db->Close();
+    Report(status_fd, '1');
+    return 1;
+  }
+  if (status_fd >= 0) {
+    // Detached: the parent is about to exit; stop using its terminal.
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0) {
+      dup2(null, 0);
+      dup2(null, 1);
+      if (!mo.debug) dup2(null, 2);
+      if (null > 2) close(null);
+    }
+    if (chdir("/") != 0) { /* harmless */ }
+    Report(status_fd, '0');
+  }
+
+  fuse_loop_config cfg;
+  std::memset(&cfg, 0, sizeof(cfg));
+  cfg.clone_fd = 0;
+  cfg.max_idle_threads = 10;
+  int rc = fuse_session_loop_mt(se, &cfg);
+
+  fuse_session_unmount(se);
+  fuse_remove_signal_handlers(se);
+  fuse_session_destroy(se);
+  s = db->Close();
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: closing the store: %s\n", kProg, s.ToString().c_str());
+    return 1;
+  }
+  return rc < 0 ? 1 : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> positional;
+  bitgask::fs::MountOptions mo;
+  bool foreground = false;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    std::string list;
+    if (a == "-h" || a == "--help") {
+      Usage(stdout);
+      return 0;
+    } else if (a == "-f") {
+      foreground = true;
+      continue;
+    } else if (a == "-o") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s: -o needs an argument\n", kProg);
+        return 1;
+      }
+      list = argv[++i];
+    } else if (a.size() > 2 && a.compare(0, 2, "-o") == 0) {
+      list = a.substr(2);
+    } else if (!a.empty() && a[0] == '-') {
+      std::fprintf(stderr, "%s: unknown flag %s\n", kProg, a.c_str());
+      Usage(stderr);
+      return 1;
+    } else {
+      positional.push_back(a);
+      continue;
+    }
+    std::string err;
+    if (!bitgask::fs::ParseMountOptions(list, &mo, &err)) {
+      std::fprintf(stderr, "%s: %s\n", kProg, err.c_str());
+      return 1;
+    }
+  }
+  if (positional.size() != 2) {
+    Usage(stderr);
+    return 1;
+  }
+  const std::string store = Absolute(positional[0]);
+  const std::string mnt = Absolute(positional[1]);
+  std::string why = CheckMountpoint(mnt);
+  if (!why.empty()) {
+    std::fprintf(stderr, "%s: %s\n", kProg, why.c_str());
+    return 1;
+  }
+
+  if (foreground) return Serve(store, mnt, mo, -1);
+
+  int fds[2];
+  if (pipe(fds) != 0) {
+    std::perror("mount.bitgask: pipe");
+    return 1;
+  }
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) {
+    std::perror("mount.bitgask: fork");
+    return 1;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    setsid();
+    return Serve(store, mnt, mo, fds[1]);
+  }
+  close(fds[1]);
+  char status = '1';
+  ssize_t n;
+  do {
+    n = read(fds[0], &status, 1);
+  } while (n < 0 && errno == EINTR);
+  close(fds[0]);
+  if (n == 1 && status == '0') return 0;
+  if (n != 1) std::fprintf(stderr, "%s: the mount process ended before the mount was ready\n", kProg);
+  return 1;
+}

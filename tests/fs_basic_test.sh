@@ -1,0 +1,212 @@
+#!/bin/sh
+# fs_basic_test.sh: mounts a fresh store with mount.bitgask (background mode)
+# and checks everyday file and directory work with plain shell tools, then
+# unmounts, remounts and checks that everything persisted.
+# Exits 77 (SKIP) only when /dev/fuse or fusermount3 is missing.
+
+set -u
+
+if [ ! -e /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
+if ! command -v fusermount3 >/dev/null 2>&1; then echo "SKIP: fusermount3 is missing"; exit 77; fi
+
+BIN=${abs_top_builddir:?abs_top_builddir is not set}/src/mount.bitgask
+[ -x "$BIN" ] || { echo "FAIL: $BIN is not built"; exit 1; }
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-fs-test.XXXXXX") || exit 1
+STORE=$TMP/store
+MNT=$TMP/mnt
+REF=$TMP/ref
+mkdir -p "$MNT" "$REF"
+
+daemon_pid() {
+  # The mount process: the one whose command line names our store and mountpoint.
+  pgrep -f "mount.bitgask $STORE $MNT" 2>/dev/null | head -n 1
+}
+
+# True while pid runs (a zombie waiting for its reaper counts as exited).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
+cleanup() {
+  pid=$(daemon_pid)
+  fusermount3 -u "$MNT" >/dev/null 2>&1
+  if [ -n "$pid" ]; then
+    i=0
+    while alive "$pid" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -9 "$pid" 2>/dev/null
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+fail() { echo "FAIL: $*"; exit 1; }
+check() { echo "check: $*"; }
+
+# expect_eq WHAT ACTUAL EXPECTED
+expect_eq() {
+  [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
+}
+
+is_mounted() { grep -q " $MNT fuse.bitgask " /proc/mounts; }
+
+mount_store() {
+  "$BIN" "$STORE" "$MNT" || fail "mount.bitgask $STORE $MNT exited $?"
+  i=0
+  until is_mounted; do
+    i=$((i + 1)); [ $i -gt 50 ] && fail "mount did not show in /proc/mounts within 5 s"
+    sleep 0.1
+  done
+}
+
+unmount_store() {
+  pid=$(daemon_pid)
+  [ -n "$pid" ] || fail "no mount.bitgask process found"
+  fusermount3 -u "$MNT" || fail "fusermount3 -u failed"
+  i=0
+  while alive "$pid"; do
+    i=$((i + 1)); [ $i -gt 100 ] && fail "mount.bitgask (pid $pid) still running 10 s after unmount"
+    sleep 0.1
+  done
+  is_mounted && fail "still in /proc/mounts after unmount"
+  return 0
+}
+
+check "mount $STORE on $MNT"
+mount_store
+grep " $MNT fuse.bitgask " /proc/mounts | grep -q "^bitgask:$STORE " ||
+  fail "fsname is not bitgask:$STORE in /proc/mounts"
+
+check "echo > file; cat"
+echo "hello world" > "$MNT/hello.txt" || fail "write hello.txt"
+expect_eq "cat hello.txt" "$(cat "$MNT/hello.txt")" "hello world"
+
+check "append with >>"
+echo "second line" >> "$MNT/hello.txt" || fail "append"
+expect_eq "cat after append" "$(cat "$MNT/hello.txt")" "$(printf 'hello world\nsecond line')"
+expect_eq "size after append" "$(stat -c %s "$MNT/hello.txt")" 24
+
+check "ls of a directory with files and subdirectories"
+mkdir "$MNT/dir" || fail "mkdir dir"
+echo one > "$MNT/dir/f1" && echo two > "$MNT/dir/f2" || fail "write dir/f1 dir/f2"
+mkdir "$MNT/dir/sub1" "$MNT/dir/sub2" || fail "mkdir sub1 sub2"
+echo deep > "$MNT/dir/sub1/deep" || fail "write dir/sub1/deep"
+expect_eq "ls dir" "$(ls "$MNT/dir" | tr '\n' ' ')" "f1 f2 sub1 sub2 "
+[ -d "$MNT/dir/sub1" ] || fail "dir/sub1 is not a directory"
+[ -f "$MNT/dir/f1" ] || fail "dir/f1 is not a regular file"
+expect_eq "ls /" "$(ls "$MNT" | tr '\n' ' ')" "dir hello.txt "
+
+check "mkdir -p; empty directories persist"
+mkdir -p "$MNT/a/b/c" || fail "mkdir -p a/b/c"
+mkdir "$MNT/a/b/sibling" || fail "mkdir a/b/sibling"
+rmdir "$MNT/a/b/sibling" || fail "rmdir a/b/sibling"
+[ -d "$MNT/a/b/c" ] || fail "a/b/c gone after rmdir of its sibling"
+rmdir "$MNT/a/b/c" || fail "rmdir a/b/c"
+[ -d "$MNT/a/b" ] || fail "a/b gone after rmdir of its last child"
+mkdir "$MNT/e" && echo x > "$MNT/e/only" && rm "$MNT/e/only" || fail "e/only"
+[ -d "$MNT/e" ] || fail "e gone after deleting its last file"
+expect_eq "ls e" "$(ls -A "$MNT/e")" ""
+
+check "rm"
+echo gone > "$MNT/dir/f2" && rm "$MNT/dir/f2" || fail "rm dir/f2"
+[ -e "$MNT/dir/f2" ] && fail "dir/f2 still exists after rm"
+
+check "rmdir of a non-empty directory fails"
+rmdir "$MNT/dir" 2>/dev/null && fail "rmdir of non-empty dir succeeded"
+[ -d "$MNT/dir" ] || fail "dir vanished"
+
+check "mkdir of an existing name fails"
+mkdir "$MNT/dir" 2>/dev/null && fail "mkdir of an existing dir succeeded"
+
+check "mv file"
+echo moved > "$MNT/m1" && mv "$MNT/m1" "$MNT/dir/m2" || fail "mv m1 dir/m2"
+[ -e "$MNT/m1" ] && fail "m1 still exists after mv"
+expect_eq "cat dir/m2" "$(cat "$MNT/dir/m2")" "moved"
+
+check "mv directory (contents follow)"
+mkdir -p "$MNT/src/inner" && echo s1 > "$MNT/src/s1" && echo s2 > "$MNT/src/inner/s2" || fail "setup src"
+mv "$MNT/src" "$MNT/dst" || fail "mv src dst"
+[ -e "$MNT/src" ] && fail "src still exists after mv"
+expect_eq "cat dst/s1" "$(cat "$MNT/dst/s1")" "s1"
+expect_eq "cat dst/inner/s2" "$(cat "$MNT/dst/inner/s2")" "s2"
+expect_eq "ls dst" "$(ls "$MNT/dst" | tr '\n' ' ')" "inner s1 "
+
+check "mv over an existing file replaces it"
+echo old > "$MNT/target" && echo new > "$MNT/source" || fail "setup mv-over"
+mv -f "$MNT/source" "$MNT/target" || fail "mv source target"
+expect_eq "cat target" "$(cat "$MNT/target")" "new"
+[ -e "$MNT/source" ] && fail "source still exists after mv over target"
+
+check "truncate -s"
+printf '0123456789' > "$MNT/trunc" || fail "write trunc"
+truncate -s 4 "$MNT/trunc" || fail "truncate -s 4"
+expect_eq "cat after shrink" "$(cat "$MNT/trunc")" "0123"
+truncate -s 8 "$MNT/trunc" || fail "truncate -s 8"
+expect_eq "size after grow" "$(stat -c %s "$MNT/trunc")" 8
+expect_eq "bytes after grow" "$(od -An -c "$MNT/trunc" | tr -s ' ')" " 0 1 2 3 \0 \0 \0 \0"
+
+check "chmod 600"
+chmod 600 "$MNT/hello.txt" || fail "chmod"
+expect_eq "mode after chmod" "$(stat -c %a "$MNT/hello.txt")" 600
+expect_eq "size after chmod" "$(stat -c %s "$MNT/hello.txt")" 24
+
+check "5 MiB random file round-trips"
+head -c 5242880 /dev/urandom > "$REF/big" || fail "make reference file"
+cp "$REF/big" "$MNT/big" || fail "cp big"
+expect_eq "size of big" "$(stat -c %s "$MNT/big")" 5242880
+cmp "$REF/big" "$MNT/big" || fail "big differs"
+
+check "touch -d sets mtime"
+touch -d '2021-03-04 05:06:07 UTC' "$MNT/dir/f1" || fail "touch -d"
+expect_eq "mtime" "$(stat -c %Y "$MNT/dir/f1")" "$(date -d '2021-03-04 05:06:07 UTC' +%s)"
+
+check "creating under /.bitgask fails"
+mkdir "$MNT/.bitgask" 2>/dev/null && fail "mkdir .bitgask succeeded"
+touch "$MNT/.bitgask" 2>/dev/null && fail "creating file .bitgask succeeded"
+[ -e "$MNT/.bitgask" ] && fail ".bitgask exists"
+
+check "hard links are refused"
+ln "$MNT/dir/f1" "$MNT/dir/hard" 2>/dev/null && fail "ln succeeded"
+
+check "second mount of the same store fails (locked)"
+mkdir "$TMP/mnt2"
+out=$("$BIN" "$STORE" "$TMP/mnt2" 2>&1) && { fusermount3 -u "$TMP/mnt2"; fail "second mount succeeded"; }
+echo "  -> $out"
+echo "$out" | grep -qi locked || fail "no 'locked' in the second mount's message: $out"
+
+check "unknown option fails"
+out=$("$BIN" "$STORE" "$TMP/mnt2" -o frobnicate 2>&1) && fail "unknown option accepted"
+echo "  -> $out"
+echo "$out" | grep -q "unknown option frobnicate" || fail "bad message for unknown option: $out"
+
+check "mountpoint that is not an empty directory fails"
+"$BIN" "$STORE" "$TMP/nonexistent" 2>/dev/null && fail "mount on a missing mountpoint succeeded"
+
+check "unmount; the daemon exits"
+unmount_store
+
+check "remount; everything persisted"
+mount_store
+expect_eq "hello.txt" "$(cat "$MNT/hello.txt")" "$(printf 'hello world\nsecond line')"
+expect_eq "hello.txt mode" "$(stat -c %a "$MNT/hello.txt")" 600
+expect_eq "dir/f1" "$(cat "$MNT/dir/f1")" "one"
+expect_eq "dir/f1 mtime" "$(stat -c %Y "$MNT/dir/f1")" "$(date -d '2021-03-04 05:06:07 UTC' +%s)"
+expect_eq "dir/sub1/deep" "$(cat "$MNT/dir/sub1/deep")" "deep"
+expect_eq "dir/m2" "$(cat "$MNT/dir/m2")" "moved"
+expect_eq "dst/inner/s2" "$(cat "$MNT/dst/inner/s2")" "s2"
+expect_eq "target" "$(cat "$MNT/target")" "new"
+expect_eq "trunc size" "$(stat -c %s "$MNT/trunc")" 8
+cmp "$REF/big" "$MNT/big" || fail "big differs after remount"
+[ -d "$MNT/a/b" ] || fail "a/b gone after remount"
+[ -d "$MNT/e" ] || fail "e gone after remount"
+[ -d "$MNT/dir/sub2" ] || fail "dir/sub2 gone after remount"
+expect_eq "ls / after remount" "$(ls "$MNT" | tr '\n' ' ')" "a big dir dst e hello.txt target trunc "
+
+check "final unmount"
+unmount_store
+
+echo "PASS: fs_basic_test"
+exit 0
