@@ -35,6 +35,8 @@ namespace {
 
 // Keydir entries repointed per hold of the exclusive keydir lock.
 constexpr size_t kSwapChunk = 4096;
+// Output bytes written between syncs of the output file.
+constexpr uint64_t kOutputSyncEvery = 8 << 20;
 
 // A record copied into an output file.
 struct Moved {
@@ -170,6 +172,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
   };
 
   uint64_t done = 0;
+  uint64_t unsynced_out = 0;  // bytes appended to `out` since its last sync
   for (const auto& in : inputs) {
     if (merge_cancel_) {
       s = Status::Closed("merge stopped: the store is closing");
@@ -203,6 +206,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
           break;
         }
         out_id = next_out++;
+        unsynced_out = 0;
         s = env_->NewWritableFile(DataFileName(data_dir_, out_id) + ".tmp", &out);
         if (!s.ok()) break;
       }
@@ -231,6 +235,14 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
       m.op.entry.offset = static_cast<uint32_t>(out->Size());
       s = out->Append(record);
       if (!s.ok()) break;
+      // Sync the output as it grows: one large fsync at install would hold
+      // the filesystem journal (and so writers' appends) for a long moment.
+      unsynced_out += record.size();
+      if (unsynced_out >= kOutputSyncEvery) {
+        s = out->Sync();
+        if (!s.ok()) break;
+        unsynced_out = 0;
+      }
       moved.push_back(std::move(m));
       result->records_copied++;
     }
