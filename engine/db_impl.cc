@@ -747,12 +747,14 @@ Status DBImpl::ReadEntry(std::string_view key, const KeydirEntry& e, std::string
                          RecordHeader* h, std::string_view* stored) {
   std::shared_ptr<RandomAccessFile> file = FileFor(e.file_id);
   if (!file) return Status::NotFound("data file gone");  // merged away; caller retries
-  Status s = ReadRecord(file.get(), e.offset, EntryRecordSize(key, e), key, buf, h, stored);
-  if (!s.ok() && s.IsCorruption()) {
-    return Status::Corruption(DataFileName(data_dir_, e.file_id) + " offset " +
-                              std::to_string(e.offset) + ": " + s.message());
-  }
-  return s;
+  return AtRecord(e, ReadRecord(file.get(), e.offset, EntryRecordSize(key, e), key, buf, h,
+                                stored));
+}
+
+Status DBImpl::AtRecord(const KeydirEntry& e, const Status& s) const {
+  if (!s.IsCorruption()) return s;
+  return Status::Corruption(DataFileName(data_dir_, e.file_id) + " offset " +
+                            std::to_string(e.offset) + ": " + s.message());
 }
 
 Status DBImpl::Get(std::string_view key, std::string* value) {
@@ -794,11 +796,7 @@ Status DBImpl::GetRange(std::string_view key, uint64_t offset, size_t n, std::st
     std::shared_ptr<RandomAccessFile> file = FileFor(e.file_id);
     if (!file) continue;  // merged away under us: look again
     std::string out;
-    s = ReadValueRange(file.get(), e, key, offset, n, &out);
-    if (s.IsCorruption()) {
-      return Status::Corruption(DataFileName(data_dir_, e.file_id) + " offset " +
-                                std::to_string(e.offset) + ": " + s.message());
-    }
+    s = AtRecord(e, ReadValueRange(file.get(), e, key, offset, n, &out));
     if (s.ok()) value->swap(out);
     return s;
   }

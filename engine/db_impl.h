@@ -193,6 +193,9 @@ class DBImpl final : public DB {
   // (stored points into *buf).
   Status ReadEntry(std::string_view key, const KeydirEntry& e, std::string* buf,
                    RecordHeader* h, std::string_view* stored);
+  // s itself, or for a Corruption the same error naming the data file and
+  // offset of the record e points to.
+  Status AtRecord(const KeydirEntry& e, const Status& s) const;
   Status WriteMeta(std::string_view key, uint8_t mask, int64_t timestamp, int64_t expires,
                    uint16_t mode);
   Status CheckKey(std::string_view key) const;

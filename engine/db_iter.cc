@@ -184,11 +184,7 @@ Status DBImpl::ReadSnapshotValue(const Snapshot& snap, std::string_view key,
   std::string_view stored;
   Status s = ReadRecord(it->second.get(), e.offset, kHeaderSize + key.size() + e.disk_len, key,
                         &buf, &h, &stored);
-  if (!s.ok()) {
-    return s.IsCorruption() ? Status::Corruption(DataFileName(data_dir_, e.file_id) + " offset " +
-                                                 std::to_string(e.offset) + ": " + s.message())
-                            : s;
-  }
+  if (!s.ok()) return AtRecord(e, s);
   return DecodeValue(h, stored, value);
 }
 
