@@ -313,13 +313,7 @@ void BitgaskFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
   if (kind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);
-  WriteBatch batch;
-  KeepParent(path, &batch);
-  batch.Delete(path);
-  Status s = db_->Write(WriteOptions(), batch);
-  if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
-  inodes_.Detach(path);
-  fuse_reply_err(req, 0);
+  RemoveAndReply(req, path, path);
 }
 
 void BitgaskFs::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -333,9 +327,13 @@ void BitgaskFs::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
   if (kind == Kind::kFile) return (void)fuse_reply_err(req, ENOTDIR);
   if (DirHasChildren(path)) return (void)fuse_reply_err(req, ENOTEMPTY);
+  RemoveAndReply(req, path, DirMarker(path));
+}
+
+void BitgaskFs::RemoveAndReply(fuse_req_t req, const std::string& path, const std::string& key) {
   WriteBatch batch;
   KeepParent(path, &batch);
-  batch.Delete(DirMarker(path));
+  batch.Delete(key);
   Status s = db_->Write(WriteOptions(), batch);
   if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
   inodes_.Detach(path);

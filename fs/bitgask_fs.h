@@ -88,6 +88,10 @@ class BitgaskFs {
   void ReplyEntry(fuse_req_t req, const std::string& path);
   // Adds a Put of path's parent marker to batch when the parent has none.
   void KeepParent(const std::string& path, WriteBatch* batch);
+  // Unlink and rmdir: deletes `key` (the file, or the directory's marker) in
+  // one batch that keeps the parent directory, forgets `path`, replies.
+  // REQUIRES: ns_mu_ held.
+  void RemoveAndReply(fuse_req_t req, const std::string& path, const std::string& key);
   // Stores of's buffer under ino's current path if dirty.  Caller holds of->mu.
   int CommitLocked(fuse_ino_t ino, OpenFile* of);
   std::shared_ptr<OpenFile> FindOpen(fuse_ino_t ino);
