@@ -1,7 +1,7 @@
 // mount_options: parsing of mount.bitgask's "-o opt,opt..." list.
 //
-// Contract: every option is either an engine option (sync_on_put=,
-// sync_on_delete=, max_data_file_size=), a FUSE option passed through to
+// Contract: every option is either an engine option by its name, with the
+// syntax of SetOptionFromString (bitgask/options.h), a FUSE option passed through to
 // fuse_session_new (allow_other, default_permissions, ro, debug), or an
 // fstab-only word that is ignored (_netdev, nofail, auto, noauto, user,
 // users, rw, noatime).  Anything else is an error naming the option.

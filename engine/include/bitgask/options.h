@@ -5,6 +5,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "bitgask/status.h"
 
 namespace bitgask {
 
@@ -85,6 +90,20 @@ struct WriteOptions {
   // The record's timestamp (the file's mtime); 0 means now.
   int64_t timestamp_unix_ns = 0;
 };
+
+// ---- Options by name, from text: one parser for every program (mount -o,
+// command-line flags, server flags), so each option has one name and one
+// syntax everywhere (docs/Options.md):
+//   booleans   true/false, yes/no, on/off, 1/0
+//   sizes      a whole number of bytes with an optional K, M or G (x1024)
+//   durations  a whole number with an optional unit ms, s, m or h; a bare
+//              number is seconds ("merge_interval=60" is a minute)
+//   ratios     a decimal number
+// Returns InvalidArgument naming the option ("unknown option X", "bad value
+// for X: Y (...)") and leaves *o unchanged on error. `env` has no text form.
+Status SetOptionFromString(Options* o, std::string_view name, std::string_view value);
+// The names SetOptionFromString accepts, in docs/Options.md's order.
+const std::vector<std::string>& OptionNames();
 
 }  // namespace bitgask
 
