@@ -3,11 +3,19 @@
 // Contracts (docs/Filesystem.md has the user-facing version):
 //   * Paths map to keys as path_map.h says; stat never reads values (it uses
 //     DB::Meta / DB::ScanKeys only).
-//   * A file opened read-only is read with DB::GetRange (never fully loaded).
-//     A file opened for writing gets a buffer with its whole value, shared by
-//     every writable handle of the same inode (OpenFile, refcounted); flush
-//     and fsync store it with ONE DB::Put, so readers never see half a write.
-//     Reads of an inode that has a buffer are served from the buffer.
+//   * Every open inode has one OpenFile, shared by its handles (refcounted).
+//     Until the file is first changed it holds nothing and reads go to the
+//     store with DB::GetRange (only the range asked for). The first write or
+//     truncate loads the contents into its FileBuffer (in memory up to 8 MiB,
+//     beyond that in an unnamed spill file), and reads then come from the
+//     buffer. Flush, fsync and release store a changed buffer with ONE
+//     DB::Put (or DB::PutFrom when spilled), so readers never see half a
+//     write and memory stays bounded whatever the file's size.
+//   * Unlinking a file, or renaming over it, while it is open first loads its
+//     contents into the OpenFile, which is then orphaned: its handles read
+//     the old contents until closed, and nothing is stored from them.
+//   * The kernel's page cache is kept across opens (keep_cache): the store
+//     changes only through this process.
 //   * Renames of files and directories are one atomic DB::Write (WriteBatch).
 //   * Removing the last entry of a directory first materializes the
 //     directory's marker in the same batch, so the directory stays.
@@ -35,6 +43,7 @@
 #include <unordered_map>
 
 #include "bitgask/db.h"
+#include "file_buffer.h"
 #include "inode_table.h"
 
 namespace bitgask {
@@ -92,9 +101,25 @@ class BitgaskFs {
   // one batch that keeps the parent directory, forgets `path`, replies.
   // REQUIRES: ns_mu_ held.
   void RemoveAndReply(fuse_req_t req, const std::string& path, const std::string& key);
-  // Stores of's buffer under ino's current path if dirty.  Caller holds of->mu.
+  // Stores of's buffer under ino's current path if dirty (not if orphaned).
+  // REQUIRES: of->mu held.
   int CommitLocked(fuse_ino_t ino, OpenFile* of);
+  // Fills of->buf with path's stored value unless loaded (a missing key
+  // loads as empty). REQUIRES: of->mu held (or of not shared).
+  int LoadLocked(const std::string& path, OpenFile* of);
+  // One Put (in memory) or PutFrom (spilled) of buf under path.
+  int StoreBuffer(const std::string& path, uint16_t mode, const FileBuffer& buf);
+  // Before path's key is deleted or replaced: its open handles keep the
+  // contents (loaded into their buffer) and never store them.
+  // REQUIRES: ns_mu_ held.
+  void OrphanOpen(const std::string& path);
+  // The attributes of an orphaned open inode (from its buffer); false if ino
+  // is not one.
+  bool OrphanStat(fuse_ino_t ino, struct stat* st);
   std::shared_ptr<OpenFile> FindOpen(fuse_ino_t ino);
+  // Registers one more handle of ino; Detach drops it (and deletes fh).
+  std::shared_ptr<OpenFile> Attach(fuse_ino_t ino, uint16_t mode);
+  void Detach(fuse_ino_t ino, FileHandle* fh);
 
   DB* const db_;
   const std::string store_path_;
