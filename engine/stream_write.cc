@@ -10,8 +10,6 @@
 // it). If its second pass fails, the record is left unfinished at the end of
 // the active file; the error is sticky (Commit), so nothing is appended
 // after it, and recovery truncates it at the next open.
-#include <zlib.h>
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -32,11 +30,6 @@ constexpr size_t kStreamChunk = 1 << 20;
 // A copied value stored in at most this many bytes is read whole into the
 // batch; a larger one is streamed.
 constexpr uint32_t kInlineCopyMax = 64 * 1024;
-
-uint32_t CombineCrc(uint32_t first, uint32_t second, uint64_t second_len) {
-  return static_cast<uint32_t>(
-      crc32_combine64(first, second, static_cast<z_off64_t>(second_len)));
-}
 
 // Reads n bytes at offset of file into dst; Corruption when the file ends first.
 Status ReadExactly(const RandomAccessFile& file, uint64_t offset, size_t n, char* dst) {
@@ -101,7 +94,7 @@ Status DBImpl::PutFrom(const WriteOptions& wo, std::string_view key, uint64_t si
   w.records.append(key.data(), key.size());
   uint32_t crc = Crc32(0, w.records.data() + 4, kHeaderSize - 4);
   crc = Crc32(crc, key.data(), key.size());
-  crc = CombineCrc(crc, value_crc, size);
+  crc = Crc32Combine(crc, value_crc, size);
   crc = Crc32(crc, table.data(), table.size());
   EncodeFixed32(w.records.data(), crc);
   w.streams.push_back(Stream{w.records.size(), size, value_crc, read});
@@ -179,12 +172,12 @@ Status DBImpl::EncodeCopy(std::string_view from, std::string_view to, int64_t /*
       }
       uint32_t crc = Crc32(0, head.data() + 4, kHeaderSize - 4);
       crc = Crc32(crc, from.data(), from.size());
-      if (CombineCrc(crc, stored_crc, old.val_len) != old.crc) {
+      if (Crc32Combine(crc, stored_crc, old.val_len) != old.crc) {
         return AtRecord(src, Status::Corruption("checksum mismatch"));
       }
       crc = Crc32(0, &w->records[start] + 4, kHeaderSize - 4);
       crc = Crc32(crc, to.data(), to.size());
-      EncodeFixed32(&w->records[start], CombineCrc(crc, stored_crc, old.val_len));
+      EncodeFixed32(&w->records[start], Crc32Combine(crc, stored_crc, old.val_len));
       // The file stays readable through `file` even if a merge removes it.
       ValueReader read = [file, stored_at](uint64_t off, size_t n, char* dst) {
         return ReadExactly(*file, stored_at + off, n, dst);

@@ -313,5 +313,42 @@ TEST_F(StreamTest, CopyOfACorruptValueIsRefusedAndTheStoreGoesOn) {
   EXPECT_EQ(Get("other"), "ok");
 }
 
+TEST_F(StreamTest, MergeCopiesLargeRecordsWithTheirNewMetadata) {
+  Options o;
+  o.max_data_file_size = 1 << 20;
+  Open(o);
+  const std::string raw = MakeValue(21, (5 << 20) + 11);     // block checksums
+  const std::string packed(48 << 20, 'a');                   // compressed, still > 1 MiB
+  ASSERT_TRUE(db_->Put("raw", raw).ok());
+  ASSERT_TRUE(db_->Put("packed", packed).ok());
+  ASSERT_TRUE(db_->SetMeta("raw", 0100600, 42).ok());
+  ASSERT_TRUE(db_->Expire("packed", std::chrono::hours(2)).ok());
+  for (int i = 0; i < 50; i++) ASSERT_TRUE(db_->Put("garbage", MakeValue(i, 50000)).ok());
+  MergeOptions mo;
+  mo.force = true;
+  MergeResult mr;
+  ASSERT_TRUE(db_->Merge(mo, &mr).ok());
+  ASSERT_GE(mr.records_copied, 2u);
+  auto check = [&] {
+    EXPECT_EQ(Get("raw"), raw);
+    EXPECT_EQ(Get("packed"), packed);
+    RecordMeta m;
+    ASSERT_TRUE(db_->Meta("raw", &m).ok());
+    EXPECT_EQ(m.mode, 0100600);
+    EXPECT_EQ(m.timestamp_unix_ns, 42);
+    ASSERT_TRUE(db_->Meta("packed", &m).ok());
+    EXPECT_GT(m.expires_unix_ns, 0);
+  };
+  check();
+  Options scan = o;
+  scan.validate_on_open = true;
+  Open(scan);
+  check();
+  db_.reset();
+  ValidateReport report;
+  ASSERT_TRUE(DB::Validate(dir_.path(), &report).ok());
+  EXPECT_TRUE(report.ok());
+}
+
 }  // namespace
 }  // namespace bitgask
