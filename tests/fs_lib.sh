@@ -11,6 +11,7 @@ if ! command -v fusermount3 >/dev/null 2>&1; then echo "SKIP: fusermount3 is mis
 BIN=${abs_top_builddir:?abs_top_builddir is not set}/src/mount.bitgask
 [ -x "$BIN" ] || { echo "FAIL: $BIN is not built"; exit 1; }
 
+LC_ALL=C; export LC_ALL  # byte order in ls, plain error messages
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-fs-test.XXXXXX") || exit 1
 STORE=$TMP/store
 MNT=$TMP/mnt
