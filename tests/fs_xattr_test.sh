@@ -46,6 +46,15 @@ expect_fail "get trusted.x" "No such attribute" getfattr -n trusted.x "$F"
 expect_fail "set trusted.x" "Operation not supported" setfattr -n trusted.x -v 1 "$F"
 expect_fail "get security.x" "No such attribute" getfattr -n security.x "$F"
 
+check "the expiry survives chmod, touch and rename; rewriting the content drops it"
+chmod 600 "$F" && touch "$F" && mv "$F" "$MNT/g" && mv "$MNT/g" "$F" || fail "chmod touch mv"
+ttl=$(getfattr --absolute-names --only-values -n user.bitgask.ttl "$F") || fail "ttl gone after chmod/touch/mv"
+[ "$ttl" -ge 25 ] || fail "ttl after chmod/touch/mv is $ttl"
+echo other > "$MNT/tmpf" && setfattr -n user.bitgask.ttl -v 50 "$MNT/tmpf" || fail "setup tmpf"
+echo rewritten > "$MNT/tmpf" || fail "rewrite tmpf"
+# Documented: a new value is stored without expiry, as Redis SET does.
+expect_fail "ttl after rewrite" "No such attribute" getfattr -n user.bitgask.ttl "$MNT/tmpf"
+
 check "setfattr -x user.bitgask.ttl removes the expiry"
 setfattr -x user.bitgask.ttl "$F" || fail "remove ttl"
 expect_fail "get ttl after remove" "No such attribute" getfattr -n user.bitgask.ttl "$F"
