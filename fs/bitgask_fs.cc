@@ -10,6 +10,7 @@
 #include <set>
 #include <vector>
 
+#include "dir_listing.h"
 #include "file_buffer.h"
 #include "path_map.h"
 
@@ -17,7 +18,7 @@ namespace bitgask {
 namespace fs {
 namespace {
 
-constexpr double kTimeout = 1.0;  // entry/attr cache; every change goes through us
+constexpr double kTimeout = 1.0;  // entry/attr cache; changes through other doors: InvalidateKey
 // The engine's limit for one value, less its block checksums (docs/Architecture.md).
 constexpr uint64_t kMaxFileSize = 0xFFFFFFFFull - (256u << 10) - 65536;
 // Bytes per engine read when a large value is copied into a buffer.
@@ -69,64 +70,45 @@ struct BitgaskFs::FileHandle {
   bool writable = false;
 };
 
-// fi->fh of a directory: the children, listed once at opendir.
-struct BitgaskFs::DirHandle {
-  struct Entry {
-    std::string name;
-    mode_t type;
-    uint64_t ino;
-  };
-  std::vector<Entry> entries;
-};
-
-BitgaskFs::BitgaskFs(DB* db, std::string store_path)
+BitgaskFs::BitgaskFs(DB* db, std::string store_path, const FsOptions& options)
     : db_(db),
       store_path_(std::move(store_path)),
-      uid_(getuid()),
-      gid_(getgid()),
-      mount_time_ns_(NowNs()) {}
+      options_(options),
+      mount_time_ns_(NowNs()),
+      view_(db),
+      ctl_(db, &view_, options) {}
 
 // ---------------------------------------------------------------- helpers
 
-bool BitgaskFs::DirHasChildren(const std::string& path) {
-  const std::string prefix = DirPrefix(path);
-  std::vector<std::string> keys;
-  std::string next;
-  if (!db_->ScanKeys(prefix.empty() ? std::string_view() : std::string_view(prefix), 2, &keys,
-                     &next)
-           .ok())
-    return false;
-  for (auto& k : keys) {
-    if (k.size() > prefix.size() && k.compare(0, prefix.size(), prefix) == 0) return true;
-  }
-  return false;
-}
-
-bool BitgaskFs::DirExists(const std::string& path) {
-  if (path.empty()) return true;
-  RecordMeta m;
-  if (db_->Meta(DirMarker(path), &m).ok()) return true;
-  return DirHasChildren(path);
-}
-
 BitgaskFs::Kind BitgaskFs::Classify(const std::string& path, RecordMeta* meta) {
-  if (path.empty()) return Kind::kDir;
-  if (db_->Meta(path, meta).ok()) return Kind::kFile;
-  return DirExists(path) ? Kind::kDir : Kind::kNone;
+  if (path.empty() || DirExists(path)) return Kind::kDir;
+  return db_->Meta(path, meta).ok() ? Kind::kFile : Kind::kNone;
 }
 
-int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st) {
+mode_t BitgaskFs::FileMode(uint16_t stored) const {
+  if ((stored & S_IFMT) == S_IFLNK) return S_IFLNK | 0777;
+  const mode_t perm = stored != 0 ? (stored & 07777) : 0644;
+  return S_IFREG | (perm & ~options_.umask);
+}
+
+int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, double* timeout) {
   std::memset(st, 0, sizeof(*st));
   st->st_ino = ino;
-  st->st_uid = uid_;
-  st->st_gid = gid_;
+  st->st_uid = options_.uid;
+  st->st_gid = options_.gid;
   st->st_blksize = 4096;
+  if (timeout != nullptr) *timeout = kTimeout;
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return ENOENT;
   if (kind == Kind::kFile) {
-    st->st_mode = (m.mode & S_IFMT) == S_IFREG ? m.mode : (S_IFREG | (m.mode ? (m.mode & 07777) : 0644));
+    st->st_mode = FileMode(m.mode);
     st->st_nlink = 1;
+    if (timeout != nullptr && m.expires_unix_ns != 0) {
+      // Cached no longer than the key lives, so it vanishes when it expires.
+      const double left = static_cast<double>(m.expires_unix_ns - NowNs()) / 1e9;
+      *timeout = left <= 0 ? 0 : std::min(kTimeout, left);
+    }
     st->st_size = m.value_size;
     if (auto of = FindOpen(ino)) {  // an open buffer is the newest content
       std::lock_guard<std::mutex> l(of->mu);
@@ -141,6 +123,7 @@ int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st) 
       if ((dm.mode & S_IFMT) == S_IFDIR) st->st_mode = dm.mode;
       ts = dm.timestamp_unix_ns;
     }
+    st->st_mode &= ~options_.umask;
     st->st_nlink = 2;
     st->st_size = 4096;
     st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(ts);
@@ -153,7 +136,8 @@ void BitgaskFs::ReplyEntry(fuse_req_t req, const std::string& path) {
   fuse_entry_param e;
   std::memset(&e, 0, sizeof(e));
   uint64_t ino = inodes_.Lookup(path);
-  int err = StatPath(path, ino, &e.attr);
+  double timeout;
+  int err = StatPath(path, ino, &e.attr, &timeout);
   if (err != 0) {
     inodes_.Forget(ino, 1);
     fuse_reply_err(req, err);
@@ -161,8 +145,8 @@ void BitgaskFs::ReplyEntry(fuse_req_t req, const std::string& path) {
   }
   e.ino = ino;
   e.generation = 1;
-  e.attr_timeout = kTimeout;
-  e.entry_timeout = kTimeout;
+  e.attr_timeout = timeout;
+  e.entry_timeout = timeout;
   if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(ino, 1);
 }
 
@@ -250,10 +234,10 @@ bool BitgaskFs::OrphanStat(fuse_ino_t ino, struct stat* st) {
   if (!of->orphaned) return false;
   std::memset(st, 0, sizeof(*st));
   st->st_ino = ino;
-  st->st_mode = of->mode;
+  st->st_mode = FileMode(of->mode);
   st->st_nlink = 0;  // no name left
-  st->st_uid = uid_;
-  st->st_gid = gid_;
+  st->st_uid = options_.uid;
+  st->st_gid = options_.gid;
   st->st_blksize = 4096;
   st->st_size = static_cast<off_t>(of->buf.size());
   st->st_blocks = (st->st_size + 511) / 512;
@@ -273,6 +257,9 @@ void BitgaskFs::OrphanOpen(const std::string& path) {
 // ---------------------------------------------------------------- namespace
 
 void BitgaskFs::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (ControlFiles::Owns(parent) ||
+      (parent == FUSE_ROOT_ID && std::strcmp(name, ControlFiles::kDirName) == 0))
+    return ctl_.Lookup(req, parent, name);
   std::string ppath;
   if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
   if (std::strlen(name) > kMaxNameLen) return (void)fuse_reply_err(req, ENAMETOOLONG);
@@ -280,22 +267,28 @@ void BitgaskFs::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   ReplyEntry(req, JoinPath(ppath, name));
 }
 
-void BitgaskFs::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
+void BitgaskFs::Forget(fuse_ino_t ino, uint64_t nlookup) {
+  if (ControlFiles::Owns(ino)) return ctl_.Forget(ino, nlookup);
+  inodes_.Forget(ino, nlookup);
+}
 
 void BitgaskFs::Getattr(fuse_req_t req, fuse_ino_t ino) {
+  if (ControlFiles::Owns(ino)) return ctl_.Getattr(req, ino);
   std::string path;
   struct stat st;
   if (!inodes_.Path(ino, &path)) {
     if (!OrphanStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
     return (void)fuse_reply_attr(req, &st, kTimeout);
   }
-  int err = StatPath(path, ino, &st);
+  double timeout;
+  int err = StatPath(path, ino, &st, &timeout);
   if (err != 0) return (void)fuse_reply_err(req, err);
-  fuse_reply_attr(req, &st, kTimeout);
+  fuse_reply_attr(req, &st, timeout);
 }
 
 void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
                         fuse_file_info* /*fi*/) {
+  if (ControlFiles::Owns(ino)) return ctl_.Setattr(req, ino, to_set);
   std::lock_guard<std::mutex> ns(ns_mu_);
   std::string path;
   if (!inodes_.Path(ino, &path)) {
@@ -338,7 +331,7 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
     }
     if (err != 0) return (void)fuse_reply_err(req, err);
   }
-  if (to_set & FUSE_SET_ATTR_MODE) {
+  if ((to_set & FUSE_SET_ATTR_MODE) && (m.mode & S_IFMT) != S_IFLNK) {  // a symlink's is fixed
     const uint16_t perm = attr->st_mode & 07777;
     Status s;
     if (kind == Kind::kFile) {
@@ -384,12 +377,14 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
   }
   // uid/gid/atime changes are accepted and ignored (no owner in the store).
   struct stat st;
-  int err = StatPath(path, ino, &st);
+  double timeout;
+  int err = StatPath(path, ino, &st, &timeout);
   if (err != 0) return (void)fuse_reply_err(req, err);
-  fuse_reply_attr(req, &st, kTimeout);
+  fuse_reply_attr(req, &st, timeout);
 }
 
 void BitgaskFs::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
   std::lock_guard<std::mutex> ns(ns_mu_);
   std::string ppath;
   if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
@@ -407,11 +402,13 @@ void BitgaskFs::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_
 }
 
 void BitgaskFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
   std::lock_guard<std::mutex> ns(ns_mu_);
   std::string ppath;
   if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
   if (!IsValidName(name)) return (void)fuse_reply_err(req, ENOENT);
   const std::string path = JoinPath(ppath, name);
+  if (IsReserved(path)) return (void)fuse_reply_err(req, EPERM);
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
@@ -421,11 +418,13 @@ void BitgaskFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 }
 
 void BitgaskFs::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
   std::lock_guard<std::mutex> ns(ns_mu_);
   std::string ppath;
   if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
   if (!IsValidName(name)) return (void)fuse_reply_err(req, EINVAL);
   const std::string path = JoinPath(ppath, name);
+  if (IsReserved(path)) return (void)fuse_reply_err(req, EPERM);
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
@@ -448,6 +447,8 @@ void BitgaskFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
                        fuse_ino_t newparent, const char* newname, unsigned int flags) {
   if (flags & ~static_cast<unsigned int>(RENAME_NOREPLACE))
     return (void)fuse_reply_err(req, EINVAL);  // RENAME_EXCHANGE / WHITEOUT: not supported
+  if (ControlFiles::Owns(parent) || ControlFiles::Owns(newparent))
+    return (void)fuse_reply_err(req, EPERM);
   std::lock_guard<std::mutex> ns(ns_mu_);
   std::string ppath, npath;
   if (!inodes_.Path(parent, &ppath) || !inodes_.Path(newparent, &npath))
@@ -456,7 +457,7 @@ void BitgaskFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
   if (!IsValidName(name) || !IsValidName(newname)) return (void)fuse_reply_err(req, EINVAL);
   const std::string from = JoinPath(ppath, name);
   const std::string to = JoinPath(npath, newname);
-  if (IsReserved(to)) return (void)fuse_reply_err(req, EPERM);
+  if (IsReserved(from) || IsReserved(to)) return (void)fuse_reply_err(req, EPERM);
   RecordMeta fm, tm;
   Kind fkind = Classify(from, &fm);
   if (fkind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
@@ -503,6 +504,7 @@ void BitgaskFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
 // ---------------------------------------------------------------- files
 
 void BitgaskFs::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return ctl_.Open(req, ino, fi);
   std::string path;
   if (!inodes_.Path(ino, &path)) return (void)fuse_reply_err(req, ENOENT);
   RecordMeta m;
@@ -525,7 +527,9 @@ void BitgaskFs::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                        fuse_file_info* fi) {
+  if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
   std::string path;
+  uint16_t stored_mode;  // as kept with the key (the umask only changes what stat shows)
   {
     std::lock_guard<std::mutex> ns(ns_mu_);
     std::string ppath;
@@ -538,9 +542,10 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
     Kind kind = Classify(path, &m);
     if (kind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);
     if (kind == Kind::kFile && (fi->flags & O_EXCL)) return (void)fuse_reply_err(req, EEXIST);
+    stored_mode = kind == Kind::kNone ? S_IFREG | (mode & 07777) : m.mode;
     if (kind == Kind::kNone || (fi->flags & O_TRUNC)) {
       WriteOptions wo;
-      wo.mode = kind == Kind::kNone ? S_IFREG | (mode & 07777) : m.mode;
+      wo.mode = stored_mode;
       Status s = db_->Put(wo, path, "");
       if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
     }
@@ -548,7 +553,8 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   fuse_entry_param e;
   std::memset(&e, 0, sizeof(e));
   uint64_t ino = inodes_.Lookup(path);
-  int err = StatPath(path, ino, &e.attr);
+  double timeout;
+  int err = StatPath(path, ino, &e.attr, &timeout);
   if (err != 0) {
     inodes_.Forget(ino, 1);
     return (void)fuse_reply_err(req, err);
@@ -557,9 +563,10 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   e.generation = 1;
   e.attr_timeout = kTimeout;
   e.entry_timeout = kTimeout;
+  if (timeout < kTimeout) e.attr_timeout = e.entry_timeout = timeout;  // default_ttl
   auto fh = std::make_unique<FileHandle>();
   fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
-  fh->of = Attach(ino, static_cast<uint16_t>(e.attr.st_mode));
+  fh->of = Attach(ino, stored_mode);
   fi->fh = reinterpret_cast<uint64_t>(fh.release());
   fi->keep_cache = 1;
   if (fuse_reply_create(req, &e, fi) != 0) {
@@ -588,6 +595,7 @@ void BitgaskFs::Detach(fuse_ino_t ino, FileHandle* fh) {
 
 void BitgaskFs::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                      fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return ctl_.Read(req, ino, size, off, fi);
   if (off < 0) return (void)fuse_reply_err(req, EINVAL);
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   std::string out;
@@ -613,6 +621,7 @@ void BitgaskFs::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 void BitgaskFs::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
                       fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return ctl_.Write(req, ino, size, fi);
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   if (fh == nullptr || !fh->writable) return (void)fuse_reply_err(req, EBADF);
   if (off < 0) return (void)fuse_reply_err(req, EINVAL);
@@ -631,6 +640,7 @@ void BitgaskFs::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t si
 }
 
 void BitgaskFs::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return (void)fuse_reply_err(req, 0);
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   int err = 0;
   if (fh != nullptr && fh->writable) {
@@ -641,6 +651,7 @@ void BitgaskFs::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void BitgaskFs::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return ctl_.Release(req, fi);
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   int err = 0;
   if (fh != nullptr) {
@@ -654,6 +665,7 @@ void BitgaskFs::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void BitgaskFs::Fsync(fuse_req_t req, fuse_ino_t ino, int /*datasync*/, fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return (void)fuse_reply_err(req, 0);
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   int err = 0;
   if (fh != nullptr && fh->writable) {
@@ -670,80 +682,75 @@ void BitgaskFs::Fsync(fuse_req_t req, fuse_ino_t ino, int /*datasync*/, fuse_fil
 // ---------------------------------------------------------------- directories
 
 void BitgaskFs::Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return ctl_.Opendir(req, ino, fi);
   std::string path;
   if (!inodes_.Path(ino, &path)) return (void)fuse_reply_err(req, ENOENT);
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
   if (kind == Kind::kFile) return (void)fuse_reply_err(req, ENOTDIR);
-  auto dh = std::make_unique<DirHandle>();
-  dh->entries.push_back({".", S_IFDIR, ino});
-  dh->entries.push_back({"..", S_IFDIR, FakeIno(ParentPath(path))});
+  auto dh = std::make_unique<DirListing>();
+  auto& entries = dh->entries;
+  entries.push_back({".", S_IFDIR, ino});
+  entries.push_back({"..", S_IFDIR, FakeIno(ParentPath(path))});
+  if (path.empty()) entries.push_back({ControlFiles::kDirName, S_IFDIR, ControlFiles::kDirIno});
   const std::string prefix = DirPrefix(path);
   std::unique_ptr<Iterator> it;
   Status s = db_->NewIterator(prefix, &it);
   if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  // Names not shown here (invalid, too long, reserved) are in /.bitgask/unmapped.
   std::set<std::string> seen;
   it->SeekToFirst();
   while (it->Valid()) {
     std::string_view rest = it->key().substr(prefix.size());
-    size_t slash = rest.find('/');
+    const size_t slash = rest.find('/');
+    const std::string name(rest.substr(0, slash));
+    const std::string child = prefix + name;
+    if (IsShowableName(name) && !IsReserved(child) && seen.insert(name).second) {
+      mode_t type = S_IFDIR;  // a directory wins over a file key of the same path
+      if (slash == std::string_view::npos && !DirExists(child))
+        type = (it->meta().mode & S_IFMT) == S_IFLNK ? S_IFLNK : S_IFREG;
+      uint64_t cino = inodes_.Peek(child);
+      entries.push_back({name, type, cino ? cino : FakeIno(child)});
+    }
     if (slash == std::string_view::npos) {
-      std::string name(rest);
-      if (IsValidName(name) && seen.insert(name).second) {
-        std::string child = prefix + name;
-        uint64_t cino = inodes_.Peek(child);
-        dh->entries.push_back({name, S_IFREG, cino ? cino : FakeIno(child)});
-      }
       it->Next();
     } else {
-      std::string name(rest.substr(0, slash));
-      std::string child = prefix + name;
-      if (IsValidName(name) && seen.insert(name).second) {
-        uint64_t cino = inodes_.Peek(child);
-        dh->entries.push_back({name, S_IFDIR, cino ? cino : FakeIno(child)});
-      }
       it->Seek(SubtreeEnd(child));  // skip the child's whole subtree
     }
   }
   fi->fh = reinterpret_cast<uint64_t>(dh.release());
-  fuse_reply_open(req, fi);
+  if (fuse_reply_open(req, fi) != 0) delete reinterpret_cast<DirListing*>(fi->fh);
 }
 
-void BitgaskFs::Readdir(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off,
+void BitgaskFs::Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                         fuse_file_info* fi) {
-  auto* dh = reinterpret_cast<DirHandle*>(fi->fh);
+  if (ControlFiles::Owns(ino)) return ctl_.Readdir(req, size, off, fi);
+  auto* dh = reinterpret_cast<DirListing*>(fi->fh);
   if (dh == nullptr) return (void)fuse_reply_err(req, EBADF);
-  std::vector<char> buf(size);
-  size_t used = 0;
-  for (size_t i = off < 0 ? 0 : static_cast<size_t>(off); i < dh->entries.size(); i++) {
-    const auto& e = dh->entries[i];
-    struct stat st;
-    std::memset(&st, 0, sizeof(st));
-    st.st_ino = e.ino;
-    st.st_mode = e.type;
-    // The offset of an entry is the index of the entry after it.
-    size_t need = fuse_add_direntry(req, buf.data() + used, size - used, e.name.c_str(), &st,
-                                    static_cast<off_t>(i + 1));
-    if (need > size - used) break;
-    used += need;
-  }
-  fuse_reply_buf(req, buf.data(), used);
+  ReplyDirListing(req, *dh, size, off);
 }
 
-void BitgaskFs::Releasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
-  delete reinterpret_cast<DirHandle*>(fi->fh);
+void BitgaskFs::Releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return ctl_.Releasedir(req, fi);
+  delete reinterpret_cast<DirListing*>(fi->fh);
   fuse_reply_err(req, 0);
 }
 
+// The filesystem holding the store, except that "used" is the store's data
+// bytes: blocks = store + available, free = available.
 void BitgaskFs::Statfs(fuse_req_t req, fuse_ino_t /*ino*/) {
   struct statvfs sv;
   if (statvfs(store_path_.c_str(), &sv) != 0) {
     std::memset(&sv, 0, sizeof(sv));
     sv.f_bsize = sv.f_frsize = 4096;
   }
+  if (sv.f_frsize == 0) sv.f_frsize = sv.f_bsize ? sv.f_bsize : 4096;
   DBStats stats;
   if (db_->Stats(&stats).ok()) {
+    const uint64_t used = (stats.total_bytes + sv.f_frsize - 1) / sv.f_frsize;
+    sv.f_blocks = used + sv.f_bavail;
+    sv.f_bfree = sv.f_bavail;
     sv.f_files = stats.keys + sv.f_ffree;
   }
   sv.f_namemax = kMaxNameLen;
@@ -806,6 +813,18 @@ void OpReleasedir(fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) {
 }
 void OpFsyncdir(fuse_req_t r, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(r, 0); }
 void OpStatfs(fuse_req_t r, fuse_ino_t i) { Self(r)->Statfs(r, i); }
+void OpSymlink(fuse_req_t r, const char* t, fuse_ino_t p, const char* n) {
+  Self(r)->Symlink(r, t, p, n);
+}
+void OpReadlink(fuse_req_t r, fuse_ino_t i) { Self(r)->Readlink(r, i); }
+void OpSetxattr(fuse_req_t r, fuse_ino_t i, const char* n, const char* v, size_t s, int f) {
+  Self(r)->Setxattr(r, i, n, v, s, f);
+}
+void OpGetxattr(fuse_req_t r, fuse_ino_t i, const char* n, size_t s) {
+  Self(r)->Getxattr(r, i, n, s);
+}
+void OpListxattr(fuse_req_t r, fuse_ino_t i, size_t s) { Self(r)->Listxattr(r, i, s); }
+void OpRemovexattr(fuse_req_t r, fuse_ino_t i, const char* n) { Self(r)->Removexattr(r, i, n); }
 
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops ops;
@@ -833,7 +852,13 @@ fuse_lowlevel_ops MakeOps() {
   ops.releasedir = OpReleasedir;
   ops.fsyncdir = OpFsyncdir;
   ops.statfs = OpStatfs;
-  // symlink/readlink/mknod/xattrs are not implemented (ENOSYS) in this slice.
+  ops.symlink = OpSymlink;
+  ops.readlink = OpReadlink;
+  ops.setxattr = OpSetxattr;
+  ops.getxattr = OpGetxattr;
+  ops.listxattr = OpListxattr;
+  ops.removexattr = OpRemovexattr;
+  // mknod (device nodes, FIFOs) is not implemented: ENOSYS.
   return ops;
 }
 

@@ -6,7 +6,7 @@
 # BITGASK_LARGE_MIB sets the size (default 1024).
 set -u
 
-. "${abs_top_srcdir:?}/tests/fs_test_lib.sh"
+. "${abs_top_srcdir:?abs_top_srcdir is not set}/tests/fs_lib.sh"
 MIB="${BITGASK_LARGE_MIB:-1024}"
 LIMIT_KB=$((256 * 1024))
 

@@ -3,7 +3,7 @@
 # mmap, unlinked-but-open files, O_APPEND, O_EXCL, sparse writes, ftruncate;
 # then a remount shows what was stored and nothing that should not be.
 set -u
-. "${abs_top_srcdir:?}/tests/fs_test_lib.sh"
+. "${abs_top_srcdir:?abs_top_srcdir is not set}/tests/fs_lib.sh"
 
 mount_store
 "$BUILD/tests/fs_semantics_check" "$MNT" || fail "semantics checks failed"

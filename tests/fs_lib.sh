@@ -1,13 +1,9 @@
-# fs_test_lib.sh: shared by the real-mount shell tests; source it with
-#   . "$abs_top_srcdir/tests/fs_test_lib.sh"
-# It skips (exit 77) only when /dev/fuse or fusermount3 is missing, makes
-# TMP (with STORE and MNT in it), and on any exit unmounts, stops the mount
-# process (kill -9 after 5 s) and removes TMP.
+# fs_lib.sh: helpers shared by the mount tests (tests/fs_*_test.sh source it).
 #
-# mount_store [-o OPTS]   mounts STORE on MNT, waits for /proc/mounts
-# unmount_store           fusermount3 -u, waits for the process to exit
-# daemon_pid              the mount process of STORE on MNT
-# fail MSG, check MSG, expect_eq WHAT ACTUAL EXPECTED
+# Sourcing it skips the test (exit 77) when /dev/fuse or fusermount3 is
+# missing, finds the built mount.bitgask ($BIN), makes a temporary directory
+# ($TMP) with $STORE and $MNT (BUILD is the build tree), and installs a trap that unmounts, stops the
+# daemon and removes $TMP however the test ends.
 
 if [ ! -e /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
 if ! command -v fusermount3 >/dev/null 2>&1; then echo "SKIP: fusermount3 is missing"; exit 77; fi
@@ -16,13 +12,15 @@ BUILD=${abs_top_builddir:?abs_top_builddir is not set}
 BIN=$BUILD/src/mount.bitgask
 [ -x "$BIN" ] || { echo "FAIL: $BIN is not built"; exit 1; }
 
+LC_ALL=C; export LC_ALL  # byte order in ls, plain error messages
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-fs-test.XXXXXX") || exit 1
 STORE=$TMP/store
 MNT=$TMP/mnt
 mkdir -p "$MNT"
 
 daemon_pid() {
-  pgrep -f "mount.bitgask $STORE $MNT" 2>/dev/null | head -n 1
+  # The mount process: the one whose command line names our store and mountpoint.
+  pgrep -f "mount\.(fuse\.)?bitgask $STORE $MNT" 2>/dev/null | head -n 1
 }
 
 # True while pid runs (a zombie waiting for its reaper counts as exited).
@@ -32,7 +30,7 @@ alive() {
   [ -n "$state" ] && [ "$state" != Z ]
 }
 
-fs_test_cleanup() {
+cleanup() {
   pid=$(daemon_pid)
   fusermount3 -u "$MNT" >/dev/null 2>&1 || fusermount3 -u -z "$MNT" >/dev/null 2>&1
   if [ -n "$pid" ]; then
@@ -42,24 +40,41 @@ fs_test_cleanup() {
   fi
   rm -rf "$TMP"
 }
-trap fs_test_cleanup EXIT
+trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
 fail() { echo "FAIL: $*"; exit 1; }
 check() { echo "check: $*"; }
+
+# expect_eq WHAT ACTUAL EXPECTED
 expect_eq() {
   [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
 }
 
+# expect_fail WHAT ERRNO-TEXT COMMAND...: the command fails and says ERRNO-TEXT.
+expect_fail() {
+  what=$1; text=$2; shift 2
+  out=$("$@" 2>&1) && fail "$what: succeeded, expected '$text'"
+  case $out in
+    *"$text"*) ;;
+    *) fail "$what: expected '$text', got: $out" ;;
+  esac
+}
+
 is_mounted() { grep -q " $MNT fuse.bitgask " /proc/mounts; }
 
-mount_store() {
-  "$BIN" "$STORE" "$MNT" "$@" || fail "mount.bitgask $STORE $MNT $* exited $?"
+wait_mounted() {
   i=0
   until is_mounted; do
     i=$((i + 1)); [ $i -gt 50 ] && fail "mount did not show in /proc/mounts within 5 s"
     sleep 0.1
   done
+}
+
+# mount_store [-o OPTIONS]
+mount_store() {
+  "$BIN" "$STORE" "$MNT" "$@" || fail "mount.bitgask $STORE $MNT $* exited $?"
+  wait_mounted
 }
 
 unmount_store() {
