@@ -706,7 +706,7 @@ Status DBImpl::WriteIf(const WriteOptions& wo, const WriteBatch& batch,
   if (!s.ok()) return s;
   if (wo.sync != WriteOptions::Sync::kDefault) w.sync = wo.sync == WriteOptions::Sync::kAlways;
   if (!conditions.empty()) w.conditions = &conditions;
-  puts_ += batch.Count();
+  for (const WriteBatch::Op& op : batch.ops()) (op.kind == WriteBatch::Op::kDelete ? deletes_ : puts_)++;
   return Commit(&w);
 }
 
