@@ -1,11 +1,12 @@
 #!/bin/sh
-# The newcomer's tour (issue "Done when"): echo, cat, cp -r, mv, rm -rf,
+# The newcomer's tour (issue "Done when"): echo, cat, cp -r, rsync, mv, rm -rf,
 # git init/commit, setfattr and cat .bitgask/stats in a mount, then the same
 # keys through the store after unmount.
 set -u
 . "${abs_top_srcdir:?abs_top_srcdir is not set}/tests/fs_lib.sh"
 command -v git >/dev/null 2>&1 || fail "git is missing (packaging/install-deps.sh installs it)"
 command -v setfattr >/dev/null 2>&1 || fail "setfattr is missing (package attr)"
+command -v rsync >/dev/null 2>&1 || fail "rsync is missing (packaging/install-deps.sh installs it)"
 
 SRC=$abs_top_srcdir
 mount_store
@@ -17,6 +18,11 @@ expect_eq "cat today" "$(cat "$MNT/today")" "hi"
 check "cp -r of a source tree, byte for byte"
 cp -r "$SRC/docs" "$MNT/docs" || fail "cp -r docs"
 diff -r "$SRC/docs" "$MNT/docs" || fail "docs differ after cp -r"
+
+check "rsync -a keeps contents and times; a second rsync has nothing to do"
+rsync -a "$SRC/docs/" "$MNT/synced/" || fail "rsync"
+diff -r "$SRC/docs" "$MNT/synced" || fail "synced differs"
+expect_eq "second rsync" "$(rsync -ai "$SRC/docs/" "$MNT/synced/")" ""
 
 check "mv of a directory, then rm -rf"
 mv "$MNT/docs" "$MNT/manual" || fail "mv docs manual"
