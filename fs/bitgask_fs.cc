@@ -60,6 +60,9 @@ struct BitgaskFs::OpenFile {
   bool dirty = false;
   // Unlinked or replaced while open: buf holds the contents, never stored.
   bool orphaned = false;
+  // The mtime of changed contents: the last write or truncate, or a later
+  // utimensat; stored with them.
+  int64_t mtime_ns = 0;
   uint16_t mode = S_IFREG | 0644;
   int refs = 0;  // open handles; guarded by open_mu_
 };
@@ -110,11 +113,13 @@ int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, 
       *timeout = left <= 0 ? 0 : std::min(kTimeout, left);
     }
     st->st_size = m.value_size;
+    int64_t mtime = m.timestamp_unix_ns;
     if (auto of = FindOpen(ino)) {  // an open buffer is the newest content
       std::lock_guard<std::mutex> l(of->mu);
       if (of->loaded) st->st_size = static_cast<off_t>(of->buf.size());
+      if (of->dirty && of->mtime_ns != 0) mtime = of->mtime_ns;
     }
-    st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(m.timestamp_unix_ns);
+    st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(mtime);
   } else {
     RecordMeta dm;
     int64_t ts = mount_time_ns_;
@@ -199,10 +204,11 @@ int BitgaskFs::LoadLocked(const std::string& path, OpenFile* of) {
   return 0;
 }
 
-int BitgaskFs::StoreBuffer(const std::string& path, uint16_t mode, const FileBuffer& buf) {
+int BitgaskFs::StoreBuffer(const std::string& path, uint16_t mode, int64_t mtime_ns,
+                           const FileBuffer& buf) {
   WriteOptions wo;
   wo.mode = mode;
-  wo.timestamp_unix_ns = NowNs();
+  wo.timestamp_unix_ns = mtime_ns;
   Status s;
   if (buf.in_memory()) {
     s = db_->Put(wo, path, buf.memory());
@@ -222,7 +228,7 @@ int BitgaskFs::CommitLocked(fuse_ino_t ino, OpenFile* of) {
     of->dirty = false;
     return 0;
   }
-  int err = StoreBuffer(path, of->mode, of->buf);
+  int err = StoreBuffer(path, of->mode, of->mtime_ns ? of->mtime_ns : NowNs(), of->buf);
   if (err == 0) of->dirty = false;
   return err;
 }
@@ -321,13 +327,16 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
       std::lock_guard<std::mutex> l(of->mu);
       err = LoadLocked(path, of.get());
       if (err == 0) err = of->buf.Truncate(size);
-      if (err == 0) of->dirty = true;
+      if (err == 0) {
+        of->dirty = true;
+        of->mtime_ns = NowNs();
+      }
     } else {
       // Not open: truncate through a buffer of its own, stored at once.
       OpenFile tmp(store_path_);
       err = size == 0 ? 0 : LoadLocked(path, &tmp);
       if (err == 0) err = tmp.buf.Truncate(size);
-      if (err == 0) err = StoreBuffer(path, m.mode, tmp.buf);
+      if (err == 0) err = StoreBuffer(path, m.mode, NowNs(), tmp.buf);
     }
     if (err != 0) return (void)fuse_reply_err(req, err);
   }
@@ -361,6 +370,10 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
       ts = static_cast<int64_t>(attr->st_mtim.tv_sec) * 1000000000 + attr->st_mtim.tv_nsec;
     Status s;
     if (kind == Kind::kFile) {
+      if (auto of = FindOpen(ino)) {  // changed contents stored later keep this time
+        std::lock_guard<std::mutex> l(of->mu);
+        of->mtime_ns = ts;
+      }
       s = db_->SetMeta(path, -1, ts);
     } else if (!path.empty()) {
       RecordMeta dm;
@@ -519,6 +532,7 @@ void BitgaskFs::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fh->of->buf.Clear();
     fh->of->loaded = true;
     fh->of->dirty = true;
+    fh->of->mtime_ns = NowNs();
   }
   fi->fh = reinterpret_cast<uint64_t>(fh.release());
   fi->keep_cache = 1;  // every change goes through this process (see the header)
@@ -636,6 +650,7 @@ void BitgaskFs::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t si
   if (err == 0) err = of->buf.Write(static_cast<uint64_t>(off), buf, size);
   if (err != 0) return (void)fuse_reply_err(req, err);
   of->dirty = true;
+  of->mtime_ns = NowNs();
   fuse_reply_write(req, size);
 }
 

@@ -142,7 +142,8 @@ class BitgaskFs {
   // loads as empty). REQUIRES: of->mu held (or of not shared).
   int LoadLocked(const std::string& path, OpenFile* of);
   // One Put (in memory) or PutFrom (spilled) of buf under path.
-  int StoreBuffer(const std::string& path, uint16_t mode, const FileBuffer& buf);
+  int StoreBuffer(const std::string& path, uint16_t mode, int64_t mtime_ns,
+                  const FileBuffer& buf);
   // Before path's key is deleted or replaced: its open handles keep the
   // contents (loaded into their buffer) and never store them.
   // REQUIRES: ns_mu_ held.
