@@ -22,8 +22,8 @@
 
 set -u
 
-if [ ! -e /dev/fuse ]; then echo "SKIP: /dev/fuse is missing"; exit 77; fi
-if ! command -v fusermount3 >/dev/null 2>&1; then echo "SKIP: fusermount3 is missing"; exit 77; fi
+. "${srcdir:-$(dirname "$0")}/fs_mount_lib.sh"
+fs_need_fuse
 
 BIN=${abs_top_builddir:?abs_top_builddir is not set}/src/mount.bitgask
 TOOL=$abs_top_builddir/tests/fs_crash_tool
@@ -37,73 +37,14 @@ echo "seed $SEED (BITGASK_FS_CRASH_SEED=$SEED repeats the kill timings and the o
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-fs-crash.XXXXXX") || exit 1
 MNT=$TMP/mnt
 mkdir -p "$MNT"
-MOUNT_PID=
 WRITER_PID=
-
-# True while pid runs (a zombie waiting for its reaper counts as exited).
-alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-  [ -n "$state" ] && [ "$state" != Z ]
-}
-
-is_mounted() { grep -q " $MNT fuse.bitgask " /proc/mounts; }
-
+# The writer goes first: it may hold files in the mount open.
 cleanup() {
   [ -n "$WRITER_PID" ] && kill -9 "$WRITER_PID" 2>/dev/null
-  if [ -n "$MOUNT_PID" ]; then
-    fusermount3 -u "$MNT" >/dev/null 2>&1
-    i=0
-    while alive "$MOUNT_PID" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-    kill -9 "$MOUNT_PID" 2>/dev/null
-  fi
-  is_mounted && fusermount3 -u -z "$MNT" >/dev/null 2>&1
-  rm -rf "$TMP"
+  fs_cleanup
 }
+fs_traps
 trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-  echo "FAIL: $*"
-  [ -s "$TMP/mount.err" ] && { echo "mount.bitgask said:"; cat "$TMP/mount.err"; }
-  exit 1
-}
-
-# mount_store STORE [OPTS]: mount.bitgask -f in the background; MOUNT_PID.
-mount_store() {
-  if [ -n "${2:-}" ]; then
-    "$BIN" "$1" "$MNT" -f -o "$2" 2>>"$TMP/mount.err" &
-  else
-    "$BIN" "$1" "$MNT" -f 2>>"$TMP/mount.err" &
-  fi
-  MOUNT_PID=$!
-  i=0
-  until is_mounted; do
-    alive "$MOUNT_PID" || fail "mount.bitgask $1 exited before mounting"
-    i=$((i + 1)); [ $i -gt 100 ] && fail "mount did not show in /proc/mounts within 10 s"
-    sleep 0.1
-  done
-}
-
-# Kills the mount process with SIGKILL and detaches the dead mount.
-kill_mount() {
-  kill -9 "$MOUNT_PID" || fail "kill -9 $MOUNT_PID"
-  wait "$MOUNT_PID" 2>/dev/null
-  MOUNT_PID=
-  fusermount3 -u -z "$MNT" || fail "fusermount3 -u -z of the dead mount"
-  is_mounted && fail "dead mount still in /proc/mounts"
-  return 0
-}
-
-unmount_store() {
-  fusermount3 -u "$MNT" || fail "fusermount3 -u"
-  wait "$MOUNT_PID"
-  rc=$?
-  MOUNT_PID=
-  [ $rc -eq 0 ] || fail "mount.bitgask exited $rc after a clean unmount"
-  is_mounted && fail "still in /proc/mounts after unmount"
-  return 0
-}
 
 # A random delay in seconds, 0.1 to 1.2, from SEED and a round number.
 delay() { awk -v s="$SEED" -v r="$1" 'BEGIN { srand((s % 1000000) * 100 + r); printf "%.2f", 0.1 + rand() * 1.1 }'; }
@@ -116,7 +57,7 @@ run_setting() {
   log=$TMP/log-$name
   : > "$log"
   echo "== $name ${opts:+(-o $opts)}"
-  mount_store "$store" "$opts"
+  fs_mount "$store" "$opts"
   round=1
   while [ $round -le "$ROUNDS" ]; do
     ready=$TMP/ready
@@ -125,31 +66,31 @@ run_setting() {
     WRITER_PID=$!
     i=0
     until [ -e "$ready" ]; do
-      alive "$WRITER_PID" || { wait "$WRITER_PID"; fail "writer exited before it was ready"; }
-      i=$((i + 1)); [ $i -gt 100 ] && fail "writer not ready within 10 s"
+      fs_alive "$WRITER_PID" || { wait "$WRITER_PID"; fs_fail "writer exited before it was ready"; }
+      i=$((i + 1)); [ $i -gt 100 ] && fs_fail "writer not ready within 10 s"
       sleep 0.1
     done
     d=$(delay "$round")
     sleep "$d"
-    alive "$WRITER_PID" || fail "writer stopped before the kill"
-    kill_mount
+    fs_alive "$WRITER_PID" || fs_fail "writer stopped before the kill"
+    fs_kill_mount
     i=0
-    while alive "$WRITER_PID"; do
-      i=$((i + 1)); [ $i -gt 100 ] && fail "writer still running 10 s after the kill"
+    while fs_alive "$WRITER_PID"; do
+      i=$((i + 1)); [ $i -gt 100 ] && fs_fail "writer still running 10 s after the kill"
       sleep 0.1
     done
-    wait "$WRITER_PID" || fail "writer failed"
+    wait "$WRITER_PID" || fs_fail "writer failed"
     WRITER_PID=
-    mount_store "$store" "$opts"
+    fs_mount "$store" "$opts"
     printf 'round %s, kill after %ss: ' "$round" "$d"
-    "$TOOL" verify "$MNT" "$log" || fail "round $round of $name"
+    "$TOOL" verify "$MNT" "$log" || fs_fail "round $round of $name"
     round=$((round + 1))
   done
-  unmount_store
-  mount_store "$store" "$opts"
+  fs_unmount
+  fs_mount "$store" "$opts"
   printf 'after a clean remount: '
-  "$TOOL" verify "$MNT" "$log" || fail "clean remount of $name"
-  unmount_store
+  "$TOOL" verify "$MNT" "$log" || fs_fail "clean remount of $name"
+  fs_unmount
 }
 
 run_setting sync_default
