@@ -25,25 +25,20 @@ set -u
 . "${srcdir:-$(dirname "$0")}/fs_mount_lib.sh"
 fs_need_fuse
 
-BIN=${abs_top_builddir:?abs_top_builddir is not set}/src/mount.bitgask
+fs_setup fs-crash
 TOOL=$abs_top_builddir/tests/fs_crash_tool
-[ -x "$BIN" ] || { echo "FAIL: $BIN is not built"; exit 1; }
 [ -x "$TOOL" ] || { echo "FAIL: $TOOL is not built"; exit 1; }
 
 ROUNDS=${BITGASK_FS_CRASH_ROUNDS:-5}
 SEED=${BITGASK_FS_CRASH_SEED:-$(date +%s)}
 echo "seed $SEED (BITGASK_FS_CRASH_SEED=$SEED repeats the kill timings and the ops)"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-fs-crash.XXXXXX") || exit 1
-MNT=$TMP/mnt
-mkdir -p "$MNT"
 WRITER_PID=
 # The writer goes first: it may hold files in the mount open.
 cleanup() {
   [ -n "$WRITER_PID" ] && kill -9 "$WRITER_PID" 2>/dev/null
   fs_cleanup
 }
-fs_traps
 trap cleanup EXIT
 
 # A random delay in seconds, 0.1 to 1.2, from SEED and a round number.

@@ -11,20 +11,16 @@ set -u
 . "${srcdir:-$(dirname "$0")}/fs_mount_lib.sh"
 fs_need_fuse
 
-BIN=${abs_top_builddir:?abs_top_builddir is not set}/src/mount.bitgask
+fs_setup fs-model
 PROG=$abs_top_builddir/tests/fs_model_test
-[ -x "$BIN" ] || { echo "FAIL: $BIN is not built"; exit 1; }
 [ -x "$PROG" ] || { echo "FAIL: $PROG is not built"; exit 1; }
 
 OPS=${BITGASK_FS_MODEL_OPS:-3000}
 SEED=${BITGASK_FS_MODEL_SEED:-$(date +%s)}
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-fs-model.XXXXXX") || exit 1
 STORE=$TMP/store
-MNT=$TMP/mnt
 REF=$TMP/ref
-mkdir -p "$MNT" "$REF"
-fs_traps
+mkdir "$REF"
 
 fs_mount "$STORE"
 "$PROG" run "$MNT" "$REF" "$TMP/state" "$SEED" "$OPS" || fs_fail "fs_model_test run (seed $SEED)"

@@ -1,9 +1,9 @@
 # fs_mount_lib.sh: shell functions for the tests that mount a store with
 # mount.bitgask; sourced, not run.
 #
-# The caller sets BIN (mount.bitgask), TMP (a scratch directory that
-# fs_cleanup removes) and MNT (an empty directory in it), then calls
-# fs_traps.  The mount runs with -f in the background so the test holds its
+# fs_setup NAME makes TMP (a scratch directory that fs_cleanup removes) and
+# MNT (an empty directory in it), finds BIN (mount.bitgask; default
+# $abs_top_builddir/src/mount.bitgask) and sets the traps.  The mount runs with -f in the background so the test holds its
 # pid (MOUNT_PID); its stderr goes to $TMP/mount.err.  fs_cleanup (on every
 # exit) unmounts, kills what is left of the mount process by pid, and
 # removes TMP.
@@ -40,6 +40,15 @@ fs_cleanup() {
 fs_traps() {
   trap fs_cleanup EXIT
   trap 'exit 1' INT TERM HUP PIPE
+}
+
+fs_setup() {
+  BIN=${BIN:-${abs_top_builddir:?abs_top_builddir is not set}/src/mount.bitgask}
+  [ -x "$BIN" ] || { echo "FAIL: $BIN is not built"; exit 1; }
+  TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-$1.XXXXXX") || exit 1
+  MNT=$TMP/mnt
+  mkdir -p "$MNT"
+  fs_traps
 }
 
 fs_fail() {

@@ -12,12 +12,7 @@ set -u
 . "${srcdir:-$(dirname "$0")}/fs_mount_lib.sh"
 fs_need_fuse
 
-BIN=${abs_top_builddir:?abs_top_builddir is not set}/src/mount.bitgask
-[ -x "$BIN" ] || { echo "FAIL: $BIN is not built"; exit 1; }
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-fs-mtime.XXXXXX") || exit 1
-MNT=$TMP/mnt
-mkdir -p "$MNT"
-fs_traps
+fs_setup fs-mtime
 fs_mount "$TMP/store"
 
 T=1000000000   # 2001-09-09 01:46:40 UTC

@@ -12,12 +12,7 @@ set -u
 . "${srcdir:-$(dirname "$0")}/fs_mount_lib.sh"
 fs_need_fuse
 
-BIN=${abs_top_builddir:?abs_top_builddir is not set}/src/mount.bitgask
-[ -x "$BIN" ] || { echo "FAIL: $BIN is not built"; exit 1; }
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-fs-orphan.XXXXXX") || exit 1
-MNT=$TMP/mnt
-mkdir -p "$MNT"
-fs_traps
+fs_setup fs-orphan
 fs_mount "$TMP/store"
 
 expect_eq() { [ "$2" = "$3" ] || fs_fail "$1: got '$2', expected '$3'"; }

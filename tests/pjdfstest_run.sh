@@ -27,51 +27,18 @@ command -v prove >/dev/null 2>&1 || { echo "prove is missing (Debian package per
 [ "$(id -u)" = 0 ] || { echo "pjdfstest needs root"; exit 2; }
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/fs_mount_lib.sh"
+fs_need_fuse
 BIN=${MOUNT_BITGASK:-$HERE/../build/src/mount.bitgask}
-[ -x "$BIN" ] || { echo "$BIN is not built"; exit 2; }
 LOG=${PJDFSTEST_LOG:-$PWD/pjdfstest.log}
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-pjdfstest.XXXXXX") || exit 1
-MNT=$TMP/mnt
-mkdir -p "$MNT"
-MOUNT_PID=
-
-alive() {
-  kill -0 "$1" 2>/dev/null || return 1
-  state=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
-  [ -n "$state" ] && [ "$state" != Z ]
-}
-
-is_mounted() { grep -q " $MNT fuse.bitgask " /proc/mounts; }
-
-cleanup() {
-  cd /
-  if [ -n "$MOUNT_PID" ]; then
-    fusermount3 -u "$MNT" >/dev/null 2>&1 || fusermount3 -u -z "$MNT" >/dev/null 2>&1
-    i=0
-    while alive "$MOUNT_PID" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    kill -9 "$MOUNT_PID" 2>/dev/null
-  fi
-  is_mounted && fusermount3 -u -z "$MNT" >/dev/null 2>&1
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP PIPE
-
-"$BIN" "$TMP/store" "$MNT" -f -o "allow_other,default_permissions${PJDFSTEST_MOUNT_OPTS:+,$PJDFSTEST_MOUNT_OPTS}" \
-  2>"$TMP/mount.err" &
-MOUNT_PID=$!
-i=0
-until is_mounted; do
-  alive "$MOUNT_PID" || { cat "$TMP/mount.err"; echo "mount.bitgask exited before mounting"; exit 1; }
-  i=$((i + 1)); [ $i -gt 100 ] && { echo "mount did not show in /proc/mounts within 10 s"; exit 1; }
-  sleep 0.1
-done
+fs_setup pjdfstest
+fs_mount "$TMP/store" "allow_other,default_permissions${PJDFSTEST_MOUNT_OPTS:+,$PJDFSTEST_MOUNT_OPTS}"
 
 echo "pjdfstest from $PJD on $MNT (full output: $LOG)"
 start=$(date +%s)
 (cd "$MNT" && prove -r -v "$PJD/tests") >"$LOG" 2>&1
 echo "prove ran $(( $(date +%s) - start )) s"
+cd /
 
 # Per family (the tests/ subdirectory): subtests passed / run, and the
 # failed ones with pjdfstest's own message.
@@ -103,4 +70,5 @@ awk -v tests="$PJD/tests/" '
   }' "$LOG"
 rc=$?
 tail -n 3 "$LOG"
+fs_unmount
 exit $rc
