@@ -41,12 +41,14 @@ echo "prove ran $(( $(date +%s) - start )) s"
 cd /
 
 # Per family (the tests/ subdirectory): subtests passed / run, and the
-# failed ones with pjdfstest's own message.
+# first failed ones with pjdfstest's own message.
 awk -v tests="$PJD/tests/" '
   index($0, tests) == 1 {
     f = substr($1, length(tests) + 1); split(f, parts, "/"); fam = parts[1]; next
   }
-  fam != "" && /^ok / { ok[fam]++; total_ok++; next }
+  # As in TAP, "not ok ... # TODO" (a failure pjdfstest expects on this
+  # system) is not a failure.
+  fam != "" && (/^ok / || /^not ok .*# TODO/) { ok[fam]++; total_ok++; next }
   fam != "" && /^not ok / {
     bad[fam]++; total_bad++
     if (nshown[fam]++ < 8) shown[fam] = shown[fam] "    " f ": " $0 "\n"
