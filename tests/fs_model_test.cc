@@ -401,7 +401,8 @@ class ModelTest {
       std::vector<std::string> names;
       while (struct dirent* de = readdir(d)) {
         std::string n = de->d_name;
-        if (n != "." && n != "..") names.push_back(n + (de->d_type == DT_DIR ? "/" : ""));
+        if (n == "." || n == ".." || (path.empty() && n == bitgask::test::kControlDir)) continue;
+        names.push_back(n + (de->d_type == DT_DIR ? "/" : ""));
       }
       closedir(d);
       std::sort(names.begin(), names.end());

@@ -5,6 +5,8 @@
 // Contract: ReadTree(root, &tree) walks root (not following symlinks) and
 // records every entry below it by its path relative to root ("a/b"): its
 // type, permission bits, mtime, and for regular files the whole content.
+// The mount's control directory /.bitgask (kControlDir) is not part of the
+// tree.
 // Returns false with *error set when a syscall fails.  No locks, header-only.
 #ifndef BITGASK_TESTS_FS_TREE_H_
 #define BITGASK_TESTS_FS_TREE_H_
@@ -23,6 +25,8 @@
 
 namespace bitgask {
 namespace test {
+
+constexpr const char* kControlDir = ".bitgask";
 
 struct TreeNode {
   bool is_dir = false;
@@ -70,7 +74,7 @@ inline bool ReadTreeBelow(const std::string& root, const std::string& rel, Tree*
   errno = 0;
   while (struct dirent* de = readdir(d)) {
     std::string name = de->d_name;
-    if (name == "." || name == "..") continue;
+    if (name == "." || name == ".." || (rel.empty() && name == kControlDir)) continue;
     std::string path = rel.empty() ? name : rel + "/" + name;
     struct stat st;
     if (lstat((root + "/" + path).c_str(), &st) != 0) {
