@@ -1,0 +1,68 @@
+#!/bin/sh
+# fs_release_test.sh: a file written and closed, then opened again with
+# O_TRUNC and written without a close, must keep its closed content across
+# a kill -9 of the mount: only close and fsync commit.
+# KNOWN BUG: fails today, not every time: the RELEASE of the first, closed
+# handle reaches the mount after the second open and its writes (FUSE sends
+# release asynchronously after close returns), and Release commits the
+# buffer the two handles share, half-written.  So it is not in TESTS yet;
+# run it by hand (abs_top_builddir=... sh tests/fs_release_test.sh) and move
+# it into TESTS with the fix.  BITGASK_FS_RELEASE_ROUNDS (default 10) rounds
+# of 100 files each.
+# Exits 77 (SKIP) only when /dev/fuse or fusermount3 is missing.
+
+set -u
+
+. "${srcdir:-$(dirname "$0")}/fs_mount_lib.sh"
+fs_need_fuse
+fs_setup fs-release
+ROUNDS=${BITGASK_FS_RELEASE_ROUNDS:-10}
+HOLDER=
+cleanup() {
+  [ -n "$HOLDER" ] && kill -9 "$HOLDER" 2>/dev/null
+  fs_cleanup
+}
+trap cleanup EXIT
+
+fs_mount "$TMP/store"
+round=1
+while [ $round -le "$ROUNDS" ]; do
+  mkdir "$MNT/r$round" || fs_fail "mkdir r$round"
+  rm -f "$TMP/ready"
+  # One process, for each of 100 files: write+close, open O_TRUNC, write;
+  # all stay open until the kill.
+  perl -e 'my @keep;
+           for my $i (1..100) {
+             my $p = "$ARGV[0]/f$i";
+             open(my $f, ">", $p) or die "open: $!";
+             syswrite($f, "closed content") == 14 or die "write: $!";
+             close($f) or die "close: $!";
+             open(my $g, ">", $p) or die "reopen: $!";
+             syswrite($g, "UNFLUSHED") == 9 or die "write: $!";
+             push @keep, $g;
+           }
+           open(my $r, ">", $ARGV[1]); close($r);
+           sleep 60;' "$MNT/r$round" "$TMP/ready" &
+  HOLDER=$!
+  i=0
+  until [ -e "$TMP/ready" ]; do
+    fs_alive "$HOLDER" || fs_fail "writer failed in round $round"
+    i=$((i + 1)); [ $i -gt 200 ] && fs_fail "writer not ready within 10 s"
+    sleep 0.05
+  done
+  sleep 0.2
+  fs_kill_mount
+  kill -9 "$HOLDER" 2>/dev/null
+  wait "$HOLDER" 2>/dev/null
+  HOLDER=
+  fs_mount "$TMP/store"
+  for f in "$MNT/r$round"/*; do
+    got=$(cat "$f")
+    [ "$got" = "closed content" ] ||
+      fs_fail "round $round: after the kill $f holds '$got', expected 'closed content'"
+  done
+  round=$((round + 1))
+done
+fs_unmount
+echo "PASS: fs_release_test ($ROUNDS rounds)"
+exit 0
