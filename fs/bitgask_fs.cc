@@ -251,6 +251,20 @@ bool BitgaskFs::OrphanStat(fuse_ino_t ino, struct stat* st) {
   return true;
 }
 
+bool BitgaskFs::RemovedStat(fuse_ino_t ino, struct stat* st) {
+  uint32_t mode;
+  if (!inodes_.LastMode(ino, &mode)) return false;
+  std::memset(st, 0, sizeof(*st));
+  st->st_ino = ino;
+  st->st_mode = mode;
+  st->st_nlink = 0;
+  st->st_uid = options_.uid;
+  st->st_gid = options_.gid;
+  st->st_blksize = 4096;
+  st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(NowNs());
+  return true;
+}
+
 void BitgaskFs::OrphanOpen(const std::string& path) {
   const uint64_t ino = inodes_.Peek(path);
   if (ino == 0) return;
@@ -283,7 +297,7 @@ void BitgaskFs::Getattr(fuse_req_t req, fuse_ino_t ino) {
   std::string path;
   struct stat st;
   if (!inodes_.Path(ino, &path)) {
-    if (!OrphanStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
+    if (!OrphanStat(ino, &st) && !RemovedStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
     return (void)fuse_reply_attr(req, &st, kTimeout);
   }
   double timeout;
@@ -447,12 +461,14 @@ void BitgaskFs::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 }
 
 void BitgaskFs::RemoveAndReply(fuse_req_t req, const std::string& path, const std::string& key) {
+  struct stat last;
+  const uint32_t last_mode = StatPath(path, 0, &last, nullptr) == 0 ? last.st_mode : 0;
   WriteBatch batch;
   KeepParent(path, &batch);
   batch.Delete(key);
   Status s = db_->Write(WriteOptions(), batch);
   if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
-  inodes_.Detach(path);
+  inodes_.Detach(path, last_mode);
   fuse_reply_err(req, 0);
 }
 
@@ -508,8 +524,12 @@ void BitgaskFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
     }
     if (!has_marker) batch.PutWithMeta(tprefix, "", 0, S_IFDIR | 0755, 0);
   }
+  struct stat replaced;
+  const uint32_t replaced_mode =
+      tkind != Kind::kNone && StatPath(to, 0, &replaced, nullptr) == 0 ? replaced.st_mode : 0;
   Status s = db_->Write(WriteOptions(), batch);
   if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  inodes_.Detach(to, replaced_mode);
   inodes_.Rename(from, to);
   fuse_reply_err(req, 0);
 }
@@ -536,7 +556,7 @@ void BitgaskFs::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   fi->fh = reinterpret_cast<uint64_t>(fh.release());
   fi->keep_cache = 1;  // every change goes through this process (see the header)
-  if (fuse_reply_open(req, fi) != 0) Detach(ino, reinterpret_cast<FileHandle*>(fi->fh));
+  if (fuse_reply_open(req, fi) != 0) DropHandle(ino, reinterpret_cast<FileHandle*>(fi->fh));
 }
 
 void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
@@ -585,7 +605,7 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   fi->keep_cache = 1;
   if (fuse_reply_create(req, &e, fi) != 0) {
     // The kernel will not release this handle: undo it.
-    Detach(ino, reinterpret_cast<FileHandle*>(fi->fh));
+    DropHandle(ino, reinterpret_cast<FileHandle*>(fi->fh));
     inodes_.Forget(ino, 1);
   }
 }
@@ -601,7 +621,7 @@ std::shared_ptr<BitgaskFs::OpenFile> BitgaskFs::Attach(fuse_ino_t ino, uint16_t 
   return slot;
 }
 
-void BitgaskFs::Detach(fuse_ino_t ino, FileHandle* fh) {
+void BitgaskFs::DropHandle(fuse_ino_t ino, FileHandle* fh) {
   std::unique_ptr<FileHandle> owned(fh);
   std::lock_guard<std::mutex> l(open_mu_);
   if (--owned->of->refs == 0) open_files_.erase(ino);
@@ -670,11 +690,18 @@ void BitgaskFs::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   int err = 0;
   if (fh != nullptr) {
-    if (fh->writable) {
-      std::lock_guard<std::mutex> l(fh->of->mu);
-      err = CommitLocked(ino, fh->of.get());
-    }
-    Detach(ino, fh);
+    // Flush stored what this handle wrote. The last handle of the inode also
+    // stores changes made without a flush (a truncate while only read-only
+    // handles were open, pages written back after the flush). Other handles
+    // never store here: a RELEASE can come after the file was opened again,
+    // and must not store the newer handle's unflushed writes.
+    std::unique_lock<std::mutex> ol(open_mu_);
+    const bool last = fh->of->refs == 1;
+    std::unique_lock<std::mutex> l(fh->of->mu);
+    ol.unlock();
+    if (last) err = CommitLocked(ino, fh->of.get());
+    l.unlock();
+    DropHandle(ino, fh);
   }
   fuse_reply_err(req, err);
 }

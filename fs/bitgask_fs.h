@@ -151,10 +151,13 @@ class BitgaskFs {
   // The attributes of an orphaned open inode (from its buffer); false if ino
   // is not one.
   bool OrphanStat(fuse_ino_t ino, struct stat* st);
+  // The attributes of a removed inode the kernel still holds (a descriptor
+  // of a removed directory): its last mode, no links; false if unknown.
+  bool RemovedStat(fuse_ino_t ino, struct stat* st);
   std::shared_ptr<OpenFile> FindOpen(fuse_ino_t ino);
-  // Registers one more handle of ino; Detach drops it (and deletes fh).
+  // Registers one more handle of ino; DropHandle drops it (and deletes fh).
   std::shared_ptr<OpenFile> Attach(fuse_ino_t ino, uint16_t mode);
-  void Detach(fuse_ino_t ino, FileHandle* fh);
+  void DropHandle(fuse_ino_t ino, FileHandle* fh);
 
   DB* const db_;
   const std::string store_path_;

@@ -60,14 +60,25 @@ void InodeTable::Forget(uint64_t ino, uint64_t n) {
   by_ino_.erase(it);
 }
 
-void InodeTable::Detach(const std::string& path) {
+void InodeTable::Detach(const std::string& path, uint32_t last_mode) {
   if (path.empty()) return;
   std::unique_lock<std::shared_mutex> l(mu_);
   auto p = by_path_.find(path);
   if (p == by_path_.end()) return;
   auto it = by_ino_.find(p->second);
-  if (it != by_ino_.end()) it->second.detached = true;
+  if (it != by_ino_.end()) {
+    it->second.detached = true;
+    it->second.last_mode = last_mode;
+  }
   by_path_.erase(p);
+}
+
+bool InodeTable::LastMode(uint64_t ino, uint32_t* mode) const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  auto it = by_ino_.find(ino);
+  if (it == by_ino_.end() || !it->second.detached || it->second.last_mode == 0) return false;
+  *mode = it->second.last_mode;
+  return true;
 }
 
 void InodeTable::Rename(const std::string& from, const std::string& to) {

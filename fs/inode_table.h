@@ -36,7 +36,12 @@ class InodeTable {
   // False when ino is unknown or detached.
   bool Path(uint64_t ino, std::string* path) const;
   void Forget(uint64_t ino, uint64_t n);
-  void Detach(const std::string& path);
+  // last_mode: the st_mode it had, kept for fstat of descriptors still open
+  // on it (0: unknown).
+  void Detach(const std::string& path, uint32_t last_mode = 0);
+  // The st_mode a detached inode had when its path went away; false when
+  // ino is attached, unknown, or its mode was not given.
+  bool LastMode(uint64_t ino, uint32_t* mode) const;
   void Rename(const std::string& from, const std::string& to);
   size_t Size() const;
 
@@ -45,6 +50,7 @@ class InodeTable {
     std::string path;
     uint64_t nlookup = 0;
     bool detached = false;
+    uint32_t last_mode = 0;  // when detached
   };
   mutable std::shared_mutex mu_;
   uint64_t next_ino_ = kRootIno + 1;

@@ -19,8 +19,6 @@
 // and STATE lists the files whose mtime must survive.
 // `check` (after an unmount and a remount) compares MNT with REF again.
 // On a mismatch it prints the seed, the op, both outcomes and the ops before.
-// BITGASK_FS_MODEL_KNOWN_BUGS=1 also does the op patterns of known bugs,
-// which the default run avoids (see known_bugs_).
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -84,10 +82,8 @@ struct Slot {
 
 class ModelTest {
  public:
-  // known_bugs: also do the op patterns of the known bugs (the comments
-  // at known_bugs_ say which).
-  ModelTest(std::string mnt, std::string ref, uint64_t seed, bool known_bugs)
-      : root_{std::move(mnt), std::move(ref)}, seed_(seed), known_bugs_(known_bugs), rng_(seed) {}
+  ModelTest(std::string mnt, std::string ref, uint64_t seed)
+      : root_{std::move(mnt), std::move(ref)}, seed_(seed), rng_(seed) {}
 
   bool Run(int ops) {
     umask(022);
@@ -167,6 +163,9 @@ class ModelTest {
   template <typename F>
   bool Same(const std::string& desc, F op) {
     history_.push_back(desc);
+    if (std::getenv("BITGASK_FS_MODEL_TRACE")) {  // every op, as it runs
+      std::fprintf(stderr, "  %4zu %s\n", history_.size(), desc.c_str());
+    }
     Outcome a = op(0), b = op(1);
     if (a == b) return true;
     std::fprintf(stderr, "FAIL: seed %llu, op %zu: %s\n  bitgask:   %s\n  reference: %s\n",
@@ -260,10 +259,6 @@ class ModelTest {
     const std::string& d = slot->desc;
     struct stat st;
     const off_t size = fstat(slot->fd[1], &st) == 0 ? st.st_size : 0;
-    // Known bug (fs_orphan_test.sh): the mount answers ENOENT for the
-    // descriptors of a file whose last name is gone; unless known bugs are
-    // on, such a descriptor is only closed.
-    if (st.st_nlink == 0 && !known_bugs_) dice = 99;
     if (dice < 25) {
       off_t off = Pick(4) == 0 ? static_cast<off_t>(Pick(size + 200000)) : static_cast<off_t>(Pick(size + 100));
       std::string data = Bytes(Pick(10) == 0 ? 70000 : 1 + Pick(3000));
@@ -358,10 +353,6 @@ class ModelTest {
 
   bool Utimens() {
     const std::string path = RandomPath();
-    // Known bug (fs_mtime_test.sh): a close after utimensat stores the close
-    // time as mtime when the file has unflushed writes; unless known bugs
-    // are on, no utimensat of a file open for writing.
-    if (!known_bugs_ && OpenForWriting(RefIno(path))) return Stat();
     struct timespec ts[2];
     ts[0].tv_sec = 1000000000 + static_cast<time_t>(Pick(500000000));
     ts[0].tv_nsec = static_cast<long>(Pick(1000000000));
@@ -426,7 +417,6 @@ class ModelTest {
 
   const std::string root_[2];
   const uint64_t seed_;
-  const bool known_bugs_;
   std::mt19937_64 rng_;
   Slot slots_[kSlots];
   std::set<ino_t> explicit_mtime_;  // REF inodes whose mtime utimensat set
@@ -436,8 +426,7 @@ class ModelTest {
 int RunMain(const std::string& mnt, const std::string& ref, const std::string& state,
             uint64_t seed, int ops) {
   std::printf("seed %llu, %d ops\n", static_cast<unsigned long long>(seed), ops);
-  const char* known = std::getenv("BITGASK_FS_MODEL_KNOWN_BUGS");
-  ModelTest test(mnt, ref, seed, known != nullptr && std::string(known) == "1");
+  ModelTest test(mnt, ref, seed);
   if (!test.Run(ops)) return 1;
   std::ofstream out(state);
   for (const auto& p : test.ExplicitMtimePaths()) out << p << "\n";

@@ -5,11 +5,6 @@
 #  2. An mtime set with utimensat while the file is open with unflushed
 #     writes survives the close: the writes came first, so the explicit
 #     time is the last word; also after a remount.
-# KNOWN BUGS: both fail today (1: mtime moves only when close stores the
-# file, and the kernel keeps the old attributes cached for up to 1 s after;
-# 2: the close stores the file with the close time as mtime), so it is not
-# in TESTS yet; run it by hand (abs_top_builddir=... sh
-# tests/fs_mtime_test.sh) and move it into TESTS with the fixes.
 # Exits 77 (SKIP) only when /dev/fuse or fusermount3 is missing.
 
 set -u

@@ -2,9 +2,6 @@
 # fs_orphan_test.sh: a file whose name is removed while it is open stays
 # usable through its open descriptors, as on any POSIX filesystem: read,
 # fstat and write+read work after unlink, and after a rename over it.
-# KNOWN BUG: fails today (the mount answers ENOENT for a detached inode), so
-# it is not in TESTS yet; run it by hand (abs_top_builddir=... sh
-# tests/fs_orphan_test.sh) and move it into TESTS with the fix.
 # Exits 77 (SKIP) only when /dev/fuse or fusermount3 is missing.
 
 set -u

@@ -2,13 +2,10 @@
 # fs_release_test.sh: a file written and closed, then opened again with
 # O_TRUNC and written without a close, must keep its closed content across
 # a kill -9 of the mount: only close and fsync commit.
-# KNOWN BUG: fails today, not every time: the RELEASE of the first, closed
-# handle reaches the mount after the second open and its writes (FUSE sends
-# release asynchronously after close returns), and Release commits the
-# buffer the two handles share, half-written.  So it is not in TESTS yet;
-# run it by hand (abs_top_builddir=... sh tests/fs_release_test.sh) and move
-# it into TESTS with the fix.  BITGASK_FS_RELEASE_ROUNDS (default 10) rounds
-# of 100 files each.
+# The RELEASE of the first, closed handle can reach the mount after the
+# second open and its writes (FUSE sends release asynchronously after close
+# returns); it must not store the buffer the two handles share.
+# BITGASK_FS_RELEASE_ROUNDS (default 10) rounds of 100 files each.
 # Exits 77 (SKIP) only when /dev/fuse or fusermount3 is missing.
 
 set -u
