@@ -202,10 +202,11 @@ Status RunTransaction(DB* db, const std::function<bool(Transaction*)>& body) {
   }
 }
 
-void PutKeepingTTL(DB* db, Transaction* t, std::string_view key, std::string_view value) {
+void PutKeepingTTL(DB* db, Transaction* t, std::string_view key, std::string_view value,
+                   std::string_view ttl_of) {
   RecordMeta meta;
   int64_t left = 0;
-  if (db->Meta(key, &meta).ok() && meta.expires_unix_ns != 0) {
+  if (db->Meta(ttl_of.empty() ? key : ttl_of, &meta).ok() && meta.expires_unix_ns != 0) {
     left = RemainingNs(meta.expires_unix_ns);
   }
   if (left > 0) {

@@ -68,8 +68,10 @@ int64_t RemainingNs(int64_t expires_unix_ns);
 // body returns false when it decided not to write (it made its reply); then
 // nothing is committed. Returns the final commit status.
 Status RunTransaction(DB* db, const std::function<bool(Transaction*)>& body);
-// Stages key=value in t, keeping the key's current expiry (if any).
-void PutKeepingTTL(DB* db, Transaction* t, std::string_view key, std::string_view value);
+// Stages key=value in t with the current expiry (if any) of ttl_of, which
+// is key itself unless given.
+void PutKeepingTTL(DB* db, Transaction* t, std::string_view key, std::string_view value,
+                   std::string_view ttl_of = {});
 
 // Handlers, by file.
 // string_commands.cc

@@ -153,7 +153,7 @@ void CmdRename(Call& c) {
     }
     if (src == dst) return false;
     t->Delete(src);
-    PutKeepingTTL(c.db(), t, dst, v);  // the source's expiry moves with it
+    PutKeepingTTL(c.db(), t, dst, v, src);  // the source's expiry moves with it
     return true;
   });
   if (failed) return;

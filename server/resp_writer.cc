@@ -15,9 +15,10 @@ void AppendNumber(std::string* out, int64_t n) {
 
 // "NOAUTH Authentication required." -> true; "value is ..." -> false.
 bool HasErrorCode(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size() && s[i] >= 'A' && s[i] <= 'Z') ++i;
-  return i > 0 && i < s.size() && s[i] == ' ';
+  for (std::string_view code : {"ERR ", "NOAUTH ", "WRONGPASS ", "NOPROTO ", "WRONGTYPE "}) {
+    if (s.substr(0, code.size()) == code) return true;
+  }
+  return false;
 }
 
 }  // namespace

@@ -4,9 +4,9 @@
 // header of an array whose n elements the caller appends next) to the
 // std::string it was built over. Nothing is sent here: the server writes the
 // buffer once per event-loop turn, so pipelined replies leave in one write.
-// Error() takes the text without the leading '-'; a text that starts with an
-// upper-case code word and a space ("NOAUTH ...") is sent as is, anything else
-// gets "ERR " in front, as Redis does. CR and LF in simple strings and errors
+// Error() takes the text without the leading '-'; a text that starts with one
+// of the codes ERR, NOAUTH, WRONGPASS, NOPROTO, WRONGTYPE and a space is sent
+// as is, anything else gets "ERR " in front. CR and LF in simple strings and errors
 // are replaced by spaces so a reply can never break the framing.
 #ifndef BITGASK_SERVER_RESP_WRITER_H_
 #define BITGASK_SERVER_RESP_WRITER_H_
