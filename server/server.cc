@@ -177,6 +177,7 @@ class Server::Loop {
   std::unordered_map<int, std::unique_ptr<Client>> clients_;
   std::vector<int> touched_;  // clients with new output this turn
   std::vector<int> resume_;   // unpaused clients with input left to run
+  char read_buf_[64 * 1024];  // recv target; only the bytes received are copied on
 };
 
 Status Server::Loop::Run() {
@@ -268,10 +269,8 @@ void Server::Loop::Read(Client* c) {
   // Up to 1 MiB per turn, so one busy client cannot starve the others.
   constexpr size_t kChunk = 64 * 1024;
   for (size_t total = 0; total < (1u << 20);) {
-    const size_t old = c->in.size();
-    c->in.resize(old + kChunk);
-    ssize_t r = recv(c->fd, &c->in[old], kChunk, 0);
-    c->in.resize(old + (r > 0 ? static_cast<size_t>(r) : 0));
+    ssize_t r = recv(c->fd, read_buf_, kChunk, 0);
+    if (r > 0) c->in.append(read_buf_, static_cast<size_t>(r));
     if (r == 0) {
       // The peer shut down its side: answer what it sent, then close.
       Process(c);

@@ -140,9 +140,13 @@ int main(int argc, char** argv) {
   // Durability: instead of one fdatasync per write, the server syncs once per
   // event-loop turn before replying (docs/Server.md), which keeps the promise
   // of sync_on_put / sync_on_delete for every acknowledged write.
-  so.sync_before_reply = opts.sync_on_put || opts.sync_on_delete;
-  opts.sync_on_put = false;
-  opts.sync_on_delete = false;
+  // With only one of the two on, the engine keeps syncing that kind of write
+  // itself, one fdatasync per write.
+  if (opts.sync_on_put && opts.sync_on_delete) {
+    so.sync_before_reply = true;
+    opts.sync_on_put = false;
+    opts.sync_on_delete = false;
+  }
   so.store_path = dir;
 
   std::unique_ptr<bitgask::DB> db;
