@@ -202,6 +202,21 @@ Status RunTransaction(DB* db, const std::function<bool(Transaction*)>& body) {
   }
 }
 
+bool ReadForUpdate(Call& c, Transaction* t, std::string_view key,
+                   std::optional<std::string>* value, bool* failed) {
+  std::string v;
+  Status s = t->Get(key, &v);
+  value->reset();
+  if (s.ok()) {
+    *value = std::move(v);
+  } else if (!s.IsNotFound()) {
+    c.EngineError(s);
+    *failed = true;
+    return false;
+  }
+  return true;
+}
+
 void PutKeepingTTL(DB* db, Transaction* t, std::string_view key, std::string_view value,
                    std::string_view ttl_of) {
   RecordMeta meta;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -68,6 +69,11 @@ int64_t RemainingNs(int64_t expires_unix_ns);
 // body returns false when it decided not to write (it made its reply); then
 // nothing is committed. Returns the final commit status.
 Status RunTransaction(DB* db, const std::function<bool(Transaction*)>& body);
+// Reads key in t: *value is its value, or nullopt when absent. On an engine
+// error it replies, sets *failed and returns false (the body then returns
+// false too).
+bool ReadForUpdate(Call& c, Transaction* t, std::string_view key,
+                   std::optional<std::string>* value, bool* failed);
 // Stages key=value in t with the current expiry (if any) of ttl_of, which
 // is key itself unless given.
 void PutKeepingTTL(DB* db, Transaction* t, std::string_view key, std::string_view value,

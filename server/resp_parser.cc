@@ -116,6 +116,22 @@ RespParser::Result RespParser::Fail(const char* what) {
   return Result::kError;
 }
 
+RespParser::Result RespParser::ReadHeader(const char* data, size_t n, size_t* pos,
+                                          const char* too_big, int64_t* value) {
+  const char* line = data + *pos;
+  ptrdiff_t cr = FindCrlf(line, n - *pos);
+  if (cr < 0) {
+    if (n - *pos > limits_.max_inline_len) return Fail(too_big);
+    return Result::kNeedMore;
+  }
+  if (static_cast<size_t>(cr) > limits_.max_inline_len) return Fail(too_big);
+  if (!ParseLength(line + 1, static_cast<size_t>(cr) - 1, value)) {
+    return Fail(line[0] == '*' ? "invalid multibulk length" : "invalid bulk length");
+  }
+  *pos += static_cast<size_t>(cr) + 2;
+  return Result::kCommand;
+}
+
 RespParser::Result RespParser::ParseInline(const char* data, size_t n, size_t* consumed) {
   *consumed = 0;
   const void* nl = std::memchr(data, '\n', n);
@@ -150,20 +166,12 @@ RespParser::Result RespParser::Feed(const char* data, size_t n, size_t* consumed
         if (used == 0) return Result::kNeedMore;
         continue;  // an empty line: skip it
       }
-      ptrdiff_t cr = FindCrlf(data + pos, n - pos);
-      if (cr < 0) {
-        if (n - pos > limits_.max_inline_len) return Fail("too big mbulk count string");
-        return Result::kNeedMore;
-      }
-      if (static_cast<size_t>(cr) > limits_.max_inline_len) {
-        return Fail("too big mbulk count string");
-      }
       int64_t count = 0;
-      if (!ParseLength(data + pos + 1, static_cast<size_t>(cr) - 1, &count) ||
-          (count > 0 && static_cast<uint64_t>(count) > limits_.max_args)) {
+      Result r = ReadHeader(data, n, &pos, "too big mbulk count string", &count);
+      if (r != Result::kCommand) return r;
+      if (count > 0 && static_cast<uint64_t>(count) > limits_.max_args) {
         return Fail("invalid multibulk length");
       }
-      pos += static_cast<size_t>(cr) + 2;
       *consumed = pos;
       if (count <= 0) continue;
       in_multibulk_ = true;
@@ -182,21 +190,13 @@ RespParser::Result RespParser::Feed(const char* data, size_t n, size_t* consumed
           std::snprintf(what, sizeof(what), "expected '$', got '%c'", data[pos]);
           return Fail(what);
         }
-        ptrdiff_t cr = FindCrlf(data + pos, n - pos);
-        if (cr < 0) {
-          if (n - pos > limits_.max_inline_len) return Fail("too big bulk count string");
-          return Result::kNeedMore;
-        }
-        if (static_cast<size_t>(cr) > limits_.max_inline_len) {
-          return Fail("too big bulk count string");
-        }
         int64_t len = 0;
-        if (!ParseLength(data + pos + 1, static_cast<size_t>(cr) - 1, &len) || len < 0 ||
-            static_cast<uint64_t>(len) > limits_.max_bulk_len) {
+        Result r = ReadHeader(data, n, &pos, "too big bulk count string", &len);
+        if (r != Result::kCommand) return r;
+        if (len < 0 || static_cast<uint64_t>(len) > limits_.max_bulk_len) {
           return Fail("invalid bulk length");
         }
         bulk_len_ = len;
-        pos += static_cast<size_t>(cr) + 2;
         *consumed = pos;
       }
       const size_t len = static_cast<size_t>(bulk_len_);

@@ -57,6 +57,11 @@ class RespParser {
 
  private:
   Result ParseInline(const char* data, size_t n, size_t* consumed);
+  // Reads the `*N` or `$N` line at data[*pos]: kCommand (and *pos past the
+  // line) when whole, kNeedMore, or kError (a bad number, or a line over the
+  // limit: too_big).
+  Result ReadHeader(const char* data, size_t n, size_t* pos, const char* too_big,
+                    int64_t* value);
   Result Fail(const char* what);
 
   RespLimits limits_;

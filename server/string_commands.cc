@@ -60,17 +60,11 @@ void IncrBy(Call& c, int64_t by) {
   int64_t result = 0;
   bool failed = false;  // the body replied with an error
   Status s = RunTransaction(c.db(), [&](Transaction* t) {
-    std::string old;
-    Status g = t->Get(key, &old);
+    std::optional<std::string> old;
+    if (!ReadForUpdate(c, t, key, &old, &failed)) return false;
     int64_t cur = 0;
-    if (g.ok()) {
-      if (!ParseInt64(old, &cur)) {
-        c.out.Error("value is not an integer or out of range");
-        failed = true;
-        return false;
-      }
-    } else if (!g.IsNotFound()) {
-      c.EngineError(g);
+    if (old && !ParseInt64(*old, &cur)) {
+      c.out.Error("value is not an integer or out of range");
       failed = true;
       return false;
     }
@@ -152,15 +146,7 @@ void CmdSet(Call& c) {
   std::optional<std::string> old;
   bool wrote = false, failed = false;
   Status s = RunTransaction(c.db(), [&](Transaction* t) {
-    std::string v;
-    Status g = t->Get(key, &v);
-    if (!g.ok() && !g.IsNotFound()) {
-      c.EngineError(g);
-      failed = true;
-      return false;
-    }
-    old.reset();
-    if (g.ok()) old = std::move(v);
+    if (!ReadForUpdate(c, t, key, &old, &failed)) return false;
     wrote = !((nx && old) || (xx && !old));
     if (!wrote) return true;  // commit the read alone: the answer holds at commit time
     if (keepttl) {
@@ -215,16 +201,7 @@ void CmdGetDel(Call& c) {
   std::optional<std::string> old;
   bool failed = false;
   Status s = RunTransaction(c.db(), [&](Transaction* t) {
-    std::string v;
-    Status g = t->Get(key, &v);
-    old.reset();
-    if (g.IsNotFound()) return false;
-    if (!g.ok()) {
-      c.EngineError(g);
-      failed = true;
-      return false;
-    }
-    old = std::move(v);
+    if (!ReadForUpdate(c, t, key, &old, &failed) || !old) return false;
     t->Delete(key);
     return true;
   });
@@ -348,13 +325,9 @@ void CmdAppend(Call& c) {
   size_t length = 0;
   bool failed = false;
   Status s = RunTransaction(c.db(), [&](Transaction* t) {
-    std::string v;
-    Status g = t->Get(key, &v);
-    if (!g.ok() && !g.IsNotFound()) {
-      c.EngineError(g);
-      failed = true;
-      return false;
-    }
+    std::optional<std::string> old;
+    if (!ReadForUpdate(c, t, key, &old, &failed)) return false;
+    std::string v = old ? std::move(*old) : std::string();
     v.append(c.argv[2]);
     length = v.size();
     PutKeepingTTL(c.db(), t, key, v);
