@@ -1,6 +1,7 @@
 // Key commands: DEL UNLINK EXISTS TYPE RENAME KEYS SCAN TTL PTTL EXPIRE
 // PEXPIRE EXPIREAT PEXPIREAT PERSIST DBSIZE.
 #include <limits>
+#include <unordered_set>
 
 #include "commands_internal.h"
 #include "glob.h"
@@ -119,8 +120,9 @@ void ExpireGeneric(Call& c, int64_t unit_ns, bool absolute, const char* cmd) {
 
 void CmdDel(Call& c) {
   WriteBatch batch;
+  std::unordered_set<std::string_view> seen;  // DEL k k removes (and counts) k once
   for (size_t i = 1; i < c.argv.size(); ++i) {
-    if (c.db()->Has(c.argv[i])) batch.Delete(c.argv[i]);
+    if (seen.insert(c.argv[i]).second && c.db()->Has(c.argv[i])) batch.Delete(c.argv[i]);
   }
   if (batch.Count() > 0) {
     Status s = c.db()->Write(WriteOptions(), batch);

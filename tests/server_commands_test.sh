@@ -90,7 +90,7 @@ expect 0 msetnx m1 x n1 y
 expect 0 exists n1
 expect 1 msetnx n1 x n2 y
 expect "ERR wrong number of arguments for 'mset' command" mset a
-expect 2 del m1 m2 nope
+expect 2 del m1 m2 nope m1
 expect 1 unlink m3
 expect 0 exists m1 m2 m3
 
