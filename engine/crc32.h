@@ -21,6 +21,12 @@ inline uint32_t Crc32(uint32_t crc, const char* data, size_t n) {
   return crc;
 }
 
+// The CRC of A followed by B, from crc_a, crc_b and B's length. CRC-32 is
+// linear, so also crc_b == crc_ab ^ Crc32Combine(crc_a, 0, len_b).
+inline uint32_t Crc32Combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b) {
+  return static_cast<uint32_t>(::crc32_combine64(crc_a, crc_b, static_cast<z_off64_t>(len_b)));
+}
+
 }  // namespace internal
 }  // namespace bitgask
 

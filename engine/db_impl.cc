@@ -17,11 +17,6 @@ namespace {
 
 // A leader stops adding writers to its group past this many bytes.
 constexpr uint64_t kMaxGroupBytes = 1 << 20;
-// With sync off, the background thread flushes the active file after this
-// many appended bytes, so that the fsync closing a full file (or cutting it
-// for a merge) has little left to write while writers wait behind it.
-constexpr uint64_t kFlushEvery = 8 << 20;
-constexpr uint64_t kMaxFileSizeLimit = 0xFFFFFFFFull;
 
 uint64_t EntryRecordSize(std::string_view key, const KeydirEntry& e) {
   return kHeaderSize + key.size() + e.disk_len;
@@ -318,11 +313,11 @@ Status DBImpl::Commit(Writer* w) {
 
 std::vector<DBImpl::Writer*> DBImpl::BuildGroup(Writer* w) {
   std::vector<Writer*> group{w};
-  if (w->leader_task) return group;
+  if (w->leader_task || !w->streams.empty()) return group;
   uint64_t bytes = w->records.size();
   for (size_t i = 1; i < writers_.size(); i++) {
     Writer* x = writers_[i];
-    if (x->leader_task) break;
+    if (x->leader_task || !x->streams.empty()) break;
     if (x->sync && !w->sync) break;  // a sync write never rides in a group that won't sync
     if (bytes + x->records.size() > kMaxGroupBytes) break;
     if (x->conditions) {
@@ -348,9 +343,9 @@ Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
   pieces.reserve(group.size());
   for (Writer* x : group) {
     if (x->conditions) CheckConditions(x);
-    if (x->excluded || x->records.empty()) continue;
+    if (x->excluded || x->Size() == 0) continue;
     pieces.emplace_back(x->records);
-    bytes += x->records.size();
+    bytes += x->Size();
   }
   Status s;
   if (bytes > 0) {
@@ -358,7 +353,8 @@ Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
       s = Rotate();
       if (!s.ok()) return s;
     }
-    s = active_->AppendV(pieces.data(), pieces.size());
+    s = group[0]->streams.empty() ? active_->AppendV(pieces.data(), pieces.size())
+                                  : AppendStreams(*group[0]);
     if (!s.ok()) return s;
     total_bytes_ += bytes;
     {
@@ -392,7 +388,7 @@ Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
         op.entry.offset = static_cast<uint32_t>(off + op.rel_offset);
         ApplyOp(op.key, op.kind, op.meta_mask, op.entry);
       }
-      off += x->records.size();
+      off += x->Size();
     }
   }
   return Status::OK();
@@ -519,6 +515,10 @@ Status DBImpl::Put(const WriteOptions& wo, std::string_view key, std::string_vie
                             " bytes is over max_value_size (" +
                             std::to_string(options_.max_value_size) + ")");
   }
+  if (kHeaderSize + key.size() + MaxStoredLength(value.size()) > kMaxFileSizeLimit) {
+    return Status::TooLarge("value of " + std::to_string(value.size()) +
+                            " bytes does not fit a record (4 GiB with its checksums)");
+  }
   if (wo.ttl.count() < 0 || wo.expires_at_unix_ns < 0) {
     return Status::InvalidArgument("expiry must not be negative");
   }
@@ -642,18 +642,25 @@ Status DBImpl::EncodeBatch(const WriteBatch& batch, Writer* w) {
     h.timestamp = op.timestamp != 0 ? op.timestamp : now;
     h.flags = kFlagBatch;
     KeydirEntry e;
-    const uint32_t rel = static_cast<uint32_t>(w->records.size());
+    const uint64_t rel = w->Size();
+    if (rel >= kMaxFileSizeLimit) break;  // refused below
+    if (op.kind == WriteBatch::Op::kCopy) {
+      s = EncodeCopy(op.value, op.key, now, w);
+      if (!s.ok()) return s;
+      continue;
+    }
     if (op.kind == WriteBatch::Op::kDelete) {
       has_delete = true;
       h.flags |= kFlagTombstone;
       AppendRecord(&w->records, h, op.key, std::string_view(), 0);
-      w->ops.push_back(PendingOp{LogOp::kDelete, 0, op.key, e, rel,
-                                 static_cast<uint32_t>(w->records.size() - rel)});
+      w->ops.push_back(PendingOp{LogOp::kDelete, 0, op.key, e, static_cast<uint32_t>(rel),
+                                 static_cast<uint32_t>(w->Size() - rel)});
       continue;
     }
-    if (op.value.size() > options_.max_value_size) {
+    if (op.value.size() > options_.max_value_size ||
+        kHeaderSize + op.key.size() + MaxStoredLength(op.value.size()) > kMaxFileSizeLimit) {
       return Status::TooLarge("value of " + std::to_string(op.value.size()) +
-                              " bytes is over max_value_size");
+                              " bytes is over max_value_size or the format's limit");
     }
     WriteOptions wo;
     wo.ttl = std::chrono::nanoseconds(op.ttl_ns);
@@ -668,8 +675,8 @@ Status DBImpl::EncodeBatch(const WriteBatch& batch, Writer* w) {
     e.expires = h.expires;
     e.mode = h.reserved;
     e.flags = written.flags;
-    w->ops.push_back(PendingOp{LogOp::kPut, 0, op.key, e, rel,
-                               static_cast<uint32_t>(w->records.size() - rel)});
+    w->ops.push_back(PendingOp{LogOp::kPut, 0, op.key, e, static_cast<uint32_t>(rel),
+                               static_cast<uint32_t>(w->Size() - rel)});
   }
   RecordHeader commit;
   commit.timestamp = now;
@@ -677,8 +684,8 @@ Status DBImpl::EncodeBatch(const WriteBatch& batch, Writer* w) {
   char count[4];
   EncodeFixed32(count, static_cast<uint32_t>(batch.Count()));
   AppendRecord(&w->records, commit, std::string_view(), std::string_view(count, 4), 0);
-  if (w->records.size() >= kMaxFileSizeLimit) {
-    return Status::TooLarge("batch of " + std::to_string(w->records.size()) +
+  if (w->Size() >= kMaxFileSizeLimit) {
+    return Status::TooLarge("batch of " + std::to_string(w->Size()) +
                             " bytes is over the 4 GiB a data file can address");
   }
   w->sync = options_.sync_on_put || (has_delete && options_.sync_on_delete);
@@ -699,7 +706,7 @@ Status DBImpl::WriteIf(const WriteOptions& wo, const WriteBatch& batch,
   if (!s.ok()) return s;
   if (wo.sync != WriteOptions::Sync::kDefault) w.sync = wo.sync == WriteOptions::Sync::kAlways;
   if (!conditions.empty()) w.conditions = &conditions;
-  puts_ += batch.Count();
+  for (const WriteBatch::Op& op : batch.ops()) (op.kind == WriteBatch::Op::kDelete ? deletes_ : puts_)++;
   return Commit(&w);
 }
 

@@ -36,6 +36,13 @@
 namespace bitgask {
 namespace internal {
 
+// With sync off, the background thread flushes the active file after this
+// many appended bytes, so that the fsync closing a full file (or cutting it
+// for a merge) has little left to write while writers wait behind it.
+constexpr uint64_t kFlushEvery = 8 << 20;
+// Offsets in a data file are 32-bit.
+constexpr uint64_t kMaxFileSizeLimit = 0xFFFFFFFFull;
+
 class DBImpl final : public DB {
  public:
   DBImpl(const std::string& path, const Options& options);
@@ -46,6 +53,8 @@ class DBImpl final : public DB {
 
   Status Put(std::string_view key, std::string_view value) override;
   Status Put(const WriteOptions& wo, std::string_view key, std::string_view value) override;
+  Status PutFrom(const WriteOptions& wo, std::string_view key, uint64_t size,
+                 const ValueReader& read) override;
   Status PutWithTTL(std::string_view key, std::string_view value,
                     std::chrono::nanoseconds ttl) override;
   Status Get(std::string_view key, std::string* value) override;
@@ -126,8 +135,21 @@ class DBImpl final : public DB {
     uint32_t record_size;
   };
   // A caller waiting in the commit queue.
+  // A value the leader copies into the log a piece at a time (PutFrom,
+  // WriteBatch::Copy) instead of holding it in Writer::records.
+  struct Stream {
+    size_t at;        // where in Writer::records its bytes go
+    uint64_t len;
+    uint32_t crc;     // CRC-32 of its bytes, checked again as they are written
+    ValueReader read;
+  };
   struct Writer {
     std::string records;  // encoded records to append; empty for a pure sync
+    // Streamed values, in order of `at`. A writer with streams is led in a
+    // group of its own. Offsets in `ops` count streamed bytes too.
+    std::vector<Stream> streams;
+    uint64_t stream_bytes = 0;
+    uint64_t Size() const { return records.size() + stream_bytes; }
     std::vector<PendingOp> ops;
     bool sync = false;
     bool internal = false;  // Close()'s final sync, allowed once closing
@@ -170,6 +192,11 @@ class DBImpl final : public DB {
   void CheckConditions(Writer* x);
   // Encodes a batch (records flagged kFlagBatch, then a commit record).
   Status EncodeBatch(const WriteBatch& batch, Writer* w);
+  // Encodes a WriteBatch::Copy of `from`'s record under key `to` (in
+  // stream_write.cc): small values inline, large ones as a Stream.
+  Status EncodeCopy(std::string_view from, std::string_view to, int64_t now, Writer* w);
+  // Appends a writer that has streams. REQUIRES: the caller leads the queue.
+  Status AppendStreams(const Writer& w);
   Status Rotate();
   // Flushes the active file's data outside the commit queue, so that a
   // rotation that follows (merge and backup cuts) has little left to fsync

@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "coding.h"
+#include "crc32.h"
 #include "db_impl.h"
 #include "hint_file.h"
 #include "log.h"
@@ -37,6 +39,52 @@ namespace {
 constexpr size_t kSwapChunk = 4096;
 // Output bytes written between syncs of the output file.
 constexpr uint64_t kOutputSyncEvery = 8 << 20;
+// Records up to this size are copied whole; larger ones a piece at a time.
+constexpr uint64_t kCopyPiece = 1 << 20;
+
+// Copies the record at `offset` of `file` (`size` bytes, already checked by
+// the scanner) to `out` with the header `h` says (its lengths unchanged),
+// reading it a piece at a time so memory does not grow with its size. The
+// new CRC is derived from the old one (CRC-32 is linear); the bytes are
+// checksummed again as they are copied, and Corruption is returned if they
+// changed.
+Status CopyLargeRecord(const RandomAccessFile& file, uint64_t offset, RecordHeader h,
+                       WritableFile* out) {
+  std::string head(kHeaderSize + h.key_len, '\0');
+  std::string_view got;
+  Status s = file.Read(offset, head.size(), head.data(), &got);
+  if (s.ok() && got.size() != head.size()) s = Status::Corruption("record cut short");
+  if (!s.ok()) return s;
+  if (got.data() != head.data()) head.assign(got.data(), got.size());
+  RecordHeader old;
+  if (!DecodeHeader(head.data(), &old) || old.key_len != h.key_len || old.val_len != h.val_len) {
+    return Status::Corruption("record changed under the merge");
+  }
+  const uint32_t old_prefix = Crc32(Crc32(0, head.data() + 4, kHeaderSize - 4),
+                                    head.data() + kHeaderSize, h.key_len);
+  const uint32_t value_crc = old.crc ^ Crc32Combine(old_prefix, 0, h.val_len);
+  EncodeHeader(h, head.data());
+  const uint32_t prefix = Crc32(Crc32(0, head.data() + 4, kHeaderSize - 4),
+                                head.data() + kHeaderSize, h.key_len);
+  EncodeFixed32(head.data(), Crc32Combine(prefix, value_crc, h.val_len));
+  s = out->Append(head);
+  if (!s.ok()) return s;
+  std::string buf(kCopyPiece, '\0');
+  uint32_t copied_crc = 0;
+  const uint64_t value_at = offset + head.size();
+  for (uint64_t off = 0; off < h.val_len;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kCopyPiece, h.val_len - off));
+    s = file.Read(value_at + off, n, buf.data(), &got);
+    if (s.ok() && got.size() != n) s = Status::Corruption("record cut short");
+    if (!s.ok()) return s;
+    copied_crc = Crc32(copied_crc, got.data(), n);
+    s = out->Append(got);
+    if (!s.ok()) return s;
+    off += n;
+  }
+  if (copied_crc != value_crc) return Status::Corruption("record changed under the merge");
+  return Status::OK();
+}
 
 // A record copied into an output file.
 struct Moved {
@@ -211,20 +259,11 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
         if (!s.ok()) break;
       }
       // Re-read the record and write it with the keydir's metadata.
-      record.resize(size);
-      std::string_view got;
-      s = file->Read(op.entry.offset, size, record.data(), &got);
-      if (s.ok() && got.size() != size) s = Status::Corruption("record cut short");
-      if (!s.ok()) break;
-      if (got.data() != record.data()) record.assign(got.data(), got.size());
       RecordHeader h;
-      DecodeHeader(record.data(), &h);
       h.timestamp = cur.timestamp;
       h.expires = cur.expires;
       h.reserved = cur.mode;
-      h.flags &= static_cast<uint8_t>(~kFlagBatch);
-      ResealRecord(h, record.data());
-
+      h.flags = static_cast<uint8_t>(op.entry.flags & ~kFlagBatch);
       Moved m;
       m.from_file = in_id;
       m.from_offset = op.entry.offset;
@@ -233,11 +272,33 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
       m.op.entry.flags = h.flags;
       m.op.entry.file_id = out_id;
       m.op.entry.offset = static_cast<uint32_t>(out->Size());
-      s = out->Append(record);
-      if (!s.ok()) break;
+      if (size > kCopyPiece) {
+        // The scanner's header fields give the lengths and codec.
+        h.key_len = static_cast<uint32_t>(m.op.key.size());
+        h.val_len = m.op.entry.disk_len;
+        h.codec = (h.flags & kFlagCompressed) ? kCodecSnappy : kCodecNone;
+        s = CopyLargeRecord(*file, m.from_offset, h, out.get());
+        if (!s.ok()) break;
+      } else {
+        record.resize(size);
+        std::string_view got;
+        s = file->Read(m.from_offset, size, record.data(), &got);
+        if (s.ok() && got.size() != size) s = Status::Corruption("record cut short");
+        if (!s.ok()) break;
+        if (got.data() != record.data()) record.assign(got.data(), got.size());
+        RecordHeader stored;
+        DecodeHeader(record.data(), &stored);
+        stored.timestamp = h.timestamp;
+        stored.expires = h.expires;
+        stored.reserved = h.reserved;
+        stored.flags = h.flags;
+        ResealRecord(stored, record.data());
+        s = out->Append(record);
+        if (!s.ok()) break;
+      }
       // Sync the output as it grows: one large fsync at install would hold
       // the filesystem journal (and so writers' appends) for a long moment.
-      unsynced_out += record.size();
+      unsynced_out += size;
       if (unsynced_out >= kOutputSyncEvery) {
         s = out->Sync();
         if (!s.ok()) break;

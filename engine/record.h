@@ -61,6 +61,12 @@ struct RecordHeader {
   uint64_t RecordSize() const { return kHeaderSize + key_len + static_cast<uint64_t>(val_len); }
 };
 
+// The most bytes a value of len bytes takes as stored (with its block
+// checksums when it is not compressed).
+inline uint64_t MaxStoredLength(uint64_t len) {
+  return len > kBlockSize ? len + 4 * ((len + kBlockSize - 1) / kBlockSize) : len;
+}
+
 // Writes the header's 32 bytes (with h.crc as given) to dst.
 void EncodeHeader(const RecordHeader& h, char* dst);
 // Reads 32 bytes. Returns false when the header cannot be valid (unknown flag

@@ -27,6 +27,10 @@ void WriteBatch::Delete(std::string_view key) {
   ops_.push_back(Op{Op::kDelete, std::string(key), std::string()});
 }
 
+void WriteBatch::Copy(std::string_view from, std::string_view to) {
+  ops_.push_back(Op{Op::kCopy, std::string(to), std::string(from)});
+}
+
 size_t WriteBatch::ApproximateSize() const {
   size_t n = 0;
   for (const Op& op : ops_) n += op.key.size() + op.value.size();

@@ -10,14 +10,19 @@
 #include <set>
 #include <vector>
 
+#include "dir_listing.h"
+#include "file_buffer.h"
 #include "path_map.h"
 
 namespace bitgask {
 namespace fs {
 namespace {
 
-constexpr double kTimeout = 1.0;  // entry/attr cache; every change goes through us
-constexpr uint64_t kMaxFileSize = 0xFFFFFFFFull;  // the engine's value limit
+constexpr double kTimeout = 1.0;  // entry/attr cache; changes through other doors: InvalidateKey
+// The engine's limit for one value, less its block checksums (docs/Architecture.md).
+constexpr uint64_t kMaxFileSize = 0xFFFFFFFFull - (256u << 10) - 65536;
+// Bytes per engine read when a large value is copied into a buffer.
+constexpr size_t kCopyPiece = 1 << 20;
 
 int64_t NowNs() {
   struct timespec ts;
@@ -43,82 +48,71 @@ uint64_t FakeIno(const std::string& path) {
 
 }  // namespace
 
-// The shared write buffer of one inode (see the header's contract).
+// The state of one open inode, shared by all its handles (see the header's
+// contract).
 struct BitgaskFs::OpenFile {
+  explicit OpenFile(const std::string& spill_dir) : buf(spill_dir) {}
   std::mutex mu;
-  std::string data;
+  // When loaded, buf holds the file's whole contents (newer than the store's
+  // when dirty); otherwise the stored value is the contents.
+  FileBuffer buf;
+  bool loaded = false;
   bool dirty = false;
+  // Unlinked or replaced while open: buf holds the contents, never stored.
+  bool orphaned = false;
   uint16_t mode = S_IFREG | 0644;
-  int refs = 0;  // writable handles; guarded by open_mu_
+  int refs = 0;  // open handles; guarded by open_mu_
 };
 
-// fi->fh of a file: of is null for a read-only handle.
+// fi->fh of a file.
 struct BitgaskFs::FileHandle {
   std::shared_ptr<OpenFile> of;
+  bool writable = false;
 };
 
-// fi->fh of a directory: the children, listed once at opendir.
-struct BitgaskFs::DirHandle {
-  struct Entry {
-    std::string name;
-    mode_t type;
-    uint64_t ino;
-  };
-  std::vector<Entry> entries;
-};
-
-BitgaskFs::BitgaskFs(DB* db, std::string store_path)
+BitgaskFs::BitgaskFs(DB* db, std::string store_path, const FsOptions& options)
     : db_(db),
       store_path_(std::move(store_path)),
-      uid_(getuid()),
-      gid_(getgid()),
-      mount_time_ns_(NowNs()) {}
+      options_(options),
+      mount_time_ns_(NowNs()),
+      view_(db),
+      ctl_(db, &view_, options) {}
 
 // ---------------------------------------------------------------- helpers
 
-bool BitgaskFs::DirHasChildren(const std::string& path) {
-  const std::string prefix = DirPrefix(path);
-  std::vector<std::string> keys;
-  std::string next;
-  if (!db_->ScanKeys(prefix.empty() ? std::string_view() : std::string_view(prefix), 2, &keys,
-                     &next)
-           .ok())
-    return false;
-  for (auto& k : keys) {
-    if (k.size() > prefix.size() && k.compare(0, prefix.size(), prefix) == 0) return true;
-  }
-  return false;
-}
-
-bool BitgaskFs::DirExists(const std::string& path) {
-  if (path.empty()) return true;
-  RecordMeta m;
-  if (db_->Meta(DirMarker(path), &m).ok()) return true;
-  return DirHasChildren(path);
-}
-
 BitgaskFs::Kind BitgaskFs::Classify(const std::string& path, RecordMeta* meta) {
-  if (path.empty()) return Kind::kDir;
-  if (db_->Meta(path, meta).ok()) return Kind::kFile;
-  return DirExists(path) ? Kind::kDir : Kind::kNone;
+  if (path.empty() || DirExists(path)) return Kind::kDir;
+  return db_->Meta(path, meta).ok() ? Kind::kFile : Kind::kNone;
 }
 
-int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st) {
+mode_t BitgaskFs::FileMode(uint16_t stored) const {
+  if ((stored & S_IFMT) == S_IFLNK) return S_IFLNK | 0777;
+  const mode_t perm = stored != 0 ? (stored & 07777) : 0644;
+  return S_IFREG | (perm & ~options_.umask);
+}
+
+int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, double* timeout) {
   std::memset(st, 0, sizeof(*st));
   st->st_ino = ino;
-  st->st_uid = uid_;
-  st->st_gid = gid_;
+  st->st_uid = options_.uid;
+  st->st_gid = options_.gid;
   st->st_blksize = 4096;
+  if (timeout != nullptr) *timeout = kTimeout;
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return ENOENT;
   if (kind == Kind::kFile) {
-    st->st_mode = (m.mode & S_IFMT) == S_IFREG ? m.mode : (S_IFREG | (m.mode ? (m.mode & 07777) : 0644));
+    st->st_mode = FileMode(m.mode);
     st->st_nlink = 1;
+    if (timeout != nullptr && m.expires_unix_ns != 0) {
+      // Cached no longer than the key lives, so it vanishes when it expires.
+      const double left = static_cast<double>(m.expires_unix_ns - NowNs()) / 1e9;
+      *timeout = left <= 0 ? 0 : std::min(kTimeout, left);
+    }
     st->st_size = m.value_size;
     if (auto of = FindOpen(ino)) {  // an open buffer is the newest content
       std::lock_guard<std::mutex> l(of->mu);
-      st->st_size = static_cast<off_t>(of->data.size());
+      if (of->loaded) st->st_size = static_cast<off_t>(of->buf.size());
     }
     st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(m.timestamp_unix_ns);
   } else {
@@ -129,6 +123,7 @@ int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st) 
       if ((dm.mode & S_IFMT) == S_IFDIR) st->st_mode = dm.mode;
       ts = dm.timestamp_unix_ns;
     }
+    st->st_mode &= ~options_.umask;
     st->st_nlink = 2;
     st->st_size = 4096;
     st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(ts);
@@ -141,7 +136,8 @@ void BitgaskFs::ReplyEntry(fuse_req_t req, const std::string& path) {
   fuse_entry_param e;
   std::memset(&e, 0, sizeof(e));
   uint64_t ino = inodes_.Lookup(path);
-  int err = StatPath(path, ino, &e.attr);
+  double timeout;
+  int err = StatPath(path, ino, &e.attr, &timeout);
   if (err != 0) {
     inodes_.Forget(ino, 1);
     fuse_reply_err(req, err);
@@ -149,8 +145,8 @@ void BitgaskFs::ReplyEntry(fuse_req_t req, const std::string& path) {
   }
   e.ino = ino;
   e.generation = 1;
-  e.attr_timeout = kTimeout;
-  e.entry_timeout = kTimeout;
+  e.attr_timeout = timeout;
+  e.entry_timeout = timeout;
   if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(ino, 1);
 }
 
@@ -168,25 +164,102 @@ std::shared_ptr<BitgaskFs::OpenFile> BitgaskFs::FindOpen(fuse_ino_t ino) {
   return it == open_files_.end() ? nullptr : it->second;
 }
 
+int BitgaskFs::LoadLocked(const std::string& path, OpenFile* of) {
+  if (of->loaded) return 0;
+  of->buf.Clear();
+  RecordMeta m;
+  Status s = db_->Meta(path, &m);
+  if (s.ok() && m.value_size <= FileBuffer::kSpillBytes) {
+    std::string value;
+    s = db_->Get(path, &value);
+    if (s.ok()) {
+      int err = of->buf.Write(0, value.data(), value.size());
+      if (err != 0) return err;
+    }
+  } else if (s.ok()) {
+    // A large value is copied a piece at a time into the spill file.
+    std::string piece;
+    for (uint64_t off = 0; s.ok() && off < m.value_size; off += piece.size()) {
+      s = db_->GetRange(path, off, kCopyPiece, &piece);
+      if (s.ok() && piece.empty()) s = Status::Corruption("value shorter than its size");
+      if (s.ok()) {
+        int err = of->buf.Write(off, piece.data(), piece.size());
+        if (err != 0) {
+          of->buf.Clear();
+          return err;
+        }
+      }
+    }
+  }
+  if (!s.ok() && !s.IsNotFound()) {
+    of->buf.Clear();
+    return s.errno_value();
+  }
+  of->loaded = true;
+  return 0;
+}
+
+int BitgaskFs::StoreBuffer(const std::string& path, uint16_t mode, const FileBuffer& buf) {
+  WriteOptions wo;
+  wo.mode = mode;
+  wo.timestamp_unix_ns = NowNs();
+  Status s;
+  if (buf.in_memory()) {
+    s = db_->Put(wo, path, buf.memory());
+  } else {
+    s = db_->PutFrom(wo, path, buf.size(), [&buf](uint64_t off, size_t n, char* dst) {
+      int err = buf.ReadExactly(off, n, dst);
+      return err == 0 ? Status::OK() : Status::IOError("reading the spill file", err);
+    });
+  }
+  return s.ok() ? 0 : s.errno_value();
+}
+
 int BitgaskFs::CommitLocked(fuse_ino_t ino, OpenFile* of) {
   if (!of->dirty) return 0;
   std::string path;
-  if (!inodes_.Path(ino, &path)) {  // unlinked or replaced while open
+  if (of->orphaned || !inodes_.Path(ino, &path)) {  // unlinked or replaced while open
     of->dirty = false;
     return 0;
   }
-  WriteOptions wo;
-  wo.mode = of->mode;
-  wo.timestamp_unix_ns = NowNs();
-  Status s = db_->Put(wo, path, of->data);
-  if (!s.ok()) return s.errno_value();
-  of->dirty = false;
-  return 0;
+  int err = StoreBuffer(path, of->mode, of->buf);
+  if (err == 0) of->dirty = false;
+  return err;
+}
+
+bool BitgaskFs::OrphanStat(fuse_ino_t ino, struct stat* st) {
+  auto of = FindOpen(ino);
+  if (!of) return false;
+  std::lock_guard<std::mutex> l(of->mu);
+  if (!of->orphaned) return false;
+  std::memset(st, 0, sizeof(*st));
+  st->st_ino = ino;
+  st->st_mode = FileMode(of->mode);
+  st->st_nlink = 0;  // no name left
+  st->st_uid = options_.uid;
+  st->st_gid = options_.gid;
+  st->st_blksize = 4096;
+  st->st_size = static_cast<off_t>(of->buf.size());
+  st->st_blocks = (st->st_size + 511) / 512;
+  st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(NowNs());
+  return true;
+}
+
+void BitgaskFs::OrphanOpen(const std::string& path) {
+  const uint64_t ino = inodes_.Peek(path);
+  if (ino == 0) return;
+  auto of = FindOpen(ino);
+  if (!of) return;
+  std::lock_guard<std::mutex> l(of->mu);
+  if (LoadLocked(path, of.get()) == 0) of->orphaned = true;
 }
 
 // ---------------------------------------------------------------- namespace
 
 void BitgaskFs::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (ControlFiles::Owns(parent) ||
+      (parent == FUSE_ROOT_ID && std::strcmp(name, ControlFiles::kDirName) == 0))
+    return ctl_.Lookup(req, parent, name);
   std::string ppath;
   if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
   if (std::strlen(name) > kMaxNameLen) return (void)fuse_reply_err(req, ENAMETOOLONG);
@@ -194,22 +267,46 @@ void BitgaskFs::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   ReplyEntry(req, JoinPath(ppath, name));
 }
 
-void BitgaskFs::Forget(fuse_ino_t ino, uint64_t nlookup) { inodes_.Forget(ino, nlookup); }
+void BitgaskFs::Forget(fuse_ino_t ino, uint64_t nlookup) {
+  if (ControlFiles::Owns(ino)) return ctl_.Forget(ino, nlookup);
+  inodes_.Forget(ino, nlookup);
+}
 
 void BitgaskFs::Getattr(fuse_req_t req, fuse_ino_t ino) {
+  if (ControlFiles::Owns(ino)) return ctl_.Getattr(req, ino);
   std::string path;
-  if (!inodes_.Path(ino, &path)) return (void)fuse_reply_err(req, ENOENT);
   struct stat st;
-  int err = StatPath(path, ino, &st);
+  if (!inodes_.Path(ino, &path)) {
+    if (!OrphanStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
+    return (void)fuse_reply_attr(req, &st, kTimeout);
+  }
+  double timeout;
+  int err = StatPath(path, ino, &st, &timeout);
   if (err != 0) return (void)fuse_reply_err(req, err);
-  fuse_reply_attr(req, &st, kTimeout);
+  fuse_reply_attr(req, &st, timeout);
 }
 
 void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
                         fuse_file_info* /*fi*/) {
+  if (ControlFiles::Owns(ino)) return ctl_.Setattr(req, ino, to_set);
   std::lock_guard<std::mutex> ns(ns_mu_);
   std::string path;
-  if (!inodes_.Path(ino, &path)) return (void)fuse_reply_err(req, ENOENT);
+  if (!inodes_.Path(ino, &path)) {
+    // Unlinked but open: only its buffer changes (size; mode for fstat).
+    auto of = FindOpen(ino);
+    struct stat st;
+    if (!of || !OrphanStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
+    {
+      std::lock_guard<std::mutex> l(of->mu);
+      if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size >= 0) {
+        int err = of->buf.Truncate(static_cast<uint64_t>(attr->st_size));
+        if (err != 0) return (void)fuse_reply_err(req, err);
+      }
+      if (to_set & FUSE_SET_ATTR_MODE) of->mode = S_IFREG | (attr->st_mode & 07777);
+    }
+    OrphanStat(ino, &st);
+    return (void)fuse_reply_attr(req, &st, kTimeout);
+  }
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
@@ -218,24 +315,23 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
     if (kind != Kind::kFile) return (void)fuse_reply_err(req, EISDIR);
     if (attr->st_size < 0 || static_cast<uint64_t>(attr->st_size) > kMaxFileSize)
       return (void)fuse_reply_err(req, EFBIG);
-    const size_t size = static_cast<size_t>(attr->st_size);
+    const uint64_t size = static_cast<uint64_t>(attr->st_size);
+    int err = 0;
     if (auto of = FindOpen(ino)) {
       std::lock_guard<std::mutex> l(of->mu);
-      of->data.resize(size, '\0');
-      of->dirty = true;
+      err = LoadLocked(path, of.get());
+      if (err == 0) err = of->buf.Truncate(size);
+      if (err == 0) of->dirty = true;
     } else {
-      std::string value;
-      Status s = db_->Get(path, &value);
-      if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
-      value.resize(size, '\0');
-      WriteOptions wo;
-      wo.mode = m.mode;
-      wo.timestamp_unix_ns = NowNs();
-      s = db_->Put(wo, path, value);
-      if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+      // Not open: truncate through a buffer of its own, stored at once.
+      OpenFile tmp(store_path_);
+      err = size == 0 ? 0 : LoadLocked(path, &tmp);
+      if (err == 0) err = tmp.buf.Truncate(size);
+      if (err == 0) err = StoreBuffer(path, m.mode, tmp.buf);
     }
+    if (err != 0) return (void)fuse_reply_err(req, err);
   }
-  if (to_set & FUSE_SET_ATTR_MODE) {
+  if ((to_set & FUSE_SET_ATTR_MODE) && (m.mode & S_IFMT) != S_IFLNK) {  // a symlink's is fixed
     const uint16_t perm = attr->st_mode & 07777;
     Status s;
     if (kind == Kind::kFile) {
@@ -281,12 +377,14 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
   }
   // uid/gid/atime changes are accepted and ignored (no owner in the store).
   struct stat st;
-  int err = StatPath(path, ino, &st);
+  double timeout;
+  int err = StatPath(path, ino, &st, &timeout);
   if (err != 0) return (void)fuse_reply_err(req, err);
-  fuse_reply_attr(req, &st, kTimeout);
+  fuse_reply_attr(req, &st, timeout);
 }
 
 void BitgaskFs::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
   std::lock_guard<std::mutex> ns(ns_mu_);
   std::string ppath;
   if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
@@ -304,24 +402,29 @@ void BitgaskFs::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_
 }
 
 void BitgaskFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
   std::lock_guard<std::mutex> ns(ns_mu_);
   std::string ppath;
   if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
   if (!IsValidName(name)) return (void)fuse_reply_err(req, ENOENT);
   const std::string path = JoinPath(ppath, name);
+  if (IsReserved(path)) return (void)fuse_reply_err(req, EPERM);
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
   if (kind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);
+  OrphanOpen(path);
   RemoveAndReply(req, path, path);
 }
 
 void BitgaskFs::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
   std::lock_guard<std::mutex> ns(ns_mu_);
   std::string ppath;
   if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
   if (!IsValidName(name)) return (void)fuse_reply_err(req, EINVAL);
   const std::string path = JoinPath(ppath, name);
+  if (IsReserved(path)) return (void)fuse_reply_err(req, EPERM);
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
@@ -344,6 +447,8 @@ void BitgaskFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
                        fuse_ino_t newparent, const char* newname, unsigned int flags) {
   if (flags & ~static_cast<unsigned int>(RENAME_NOREPLACE))
     return (void)fuse_reply_err(req, EINVAL);  // RENAME_EXCHANGE / WHITEOUT: not supported
+  if (ControlFiles::Owns(parent) || ControlFiles::Owns(newparent))
+    return (void)fuse_reply_err(req, EPERM);
   std::lock_guard<std::mutex> ns(ns_mu_);
   std::string ppath, npath;
   if (!inodes_.Path(parent, &ppath) || !inodes_.Path(newparent, &npath))
@@ -352,7 +457,7 @@ void BitgaskFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
   if (!IsValidName(name) || !IsValidName(newname)) return (void)fuse_reply_err(req, EINVAL);
   const std::string from = JoinPath(ppath, name);
   const std::string to = JoinPath(npath, newname);
-  if (IsReserved(to)) return (void)fuse_reply_err(req, EPERM);
+  if (IsReserved(from) || IsReserved(to)) return (void)fuse_reply_err(req, EPERM);
   RecordMeta fm, tm;
   Kind fkind = Classify(from, &fm);
   if (fkind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
@@ -360,14 +465,14 @@ void BitgaskFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
   Kind tkind = Classify(to, &tm);
   if (tkind != Kind::kNone && (flags & RENAME_NOREPLACE)) return (void)fuse_reply_err(req, EEXIST);
 
+  // Values are copied by the engine as stored (WriteBatch::Copy): nothing
+  // is loaded here, whatever the sizes.
   WriteBatch batch;
   KeepParent(from, &batch);
   if (fkind == Kind::kFile) {
     if (tkind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);
-    std::string value;
-    Status s = db_->Get(from, &value);
-    if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
-    batch.PutWithMeta(to, value, fm.expires_unix_ns, fm.mode, fm.timestamp_unix_ns);
+    if (tkind == Kind::kFile) OrphanOpen(to);
+    batch.Copy(from, to);
     batch.Delete(from);
   } else {
     if (tkind == Kind::kFile) return (void)fuse_reply_err(req, ENOTDIR);
@@ -384,14 +489,8 @@ void BitgaskFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
     bool has_marker = false;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       std::string key(it->key());
-      RecordMeta m = it->meta();
-      std::string value;
-      s = it->value(&value);
-      if (s.IsNotFound()) continue;
-      if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
       if (key == fprefix) has_marker = true;
-      batch.PutWithMeta(tprefix + key.substr(fprefix.size()), value, m.expires_unix_ns, m.mode,
-                        m.timestamp_unix_ns);
+      batch.Copy(key, tprefix + key.substr(fprefix.size()));
       batch.Delete(key);
     }
     if (!has_marker) batch.PutWithMeta(tprefix, "", 0, S_IFDIR | 0755, 0);
@@ -405,6 +504,7 @@ void BitgaskFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
 // ---------------------------------------------------------------- files
 
 void BitgaskFs::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return ctl_.Open(req, ino, fi);
   std::string path;
   if (!inodes_.Path(ino, &path)) return (void)fuse_reply_err(req, ENOENT);
   RecordMeta m;
@@ -412,44 +512,24 @@ void BitgaskFs::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
   if (kind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);
   auto fh = std::make_unique<FileHandle>();
-  if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-    std::shared_ptr<OpenFile> of;
-    std::unique_lock<std::mutex> fl;
-    {
-      std::lock_guard<std::mutex> l(open_mu_);
-      auto& slot = open_files_[ino];
-      if (!slot) {
-        // Load the buffer while open_mu_ is held (order: open_mu_, then
-        // OpenFile::mu, then the engine) so no other opener sees it half-made.
-        auto fresh = std::make_shared<OpenFile>();
-        std::lock_guard<std::mutex> flk(fresh->mu);
-        fresh->mode = (m.mode & S_IFMT) == S_IFREG ? m.mode : (S_IFREG | 0644);
-        if (!(fi->flags & O_TRUNC)) {
-          Status s = db_->Get(path, &fresh->data);
-          if (!s.ok() && !s.IsNotFound()) {
-            open_files_.erase(ino);
-            return (void)fuse_reply_err(req, s.errno_value());
-          }
-        }
-        slot = fresh;
-      }
-      slot->refs++;
-      of = slot;
-      fl = std::unique_lock<std::mutex>(of->mu);
-    }
-    if (fi->flags & O_TRUNC) {
-      of->data.clear();
-      of->dirty = true;
-    }
-    fh->of = of;
+  fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+  fh->of = Attach(ino, m.mode);
+  if (fh->writable && (fi->flags & O_TRUNC)) {
+    std::lock_guard<std::mutex> l(fh->of->mu);
+    fh->of->buf.Clear();
+    fh->of->loaded = true;
+    fh->of->dirty = true;
   }
   fi->fh = reinterpret_cast<uint64_t>(fh.release());
-  fuse_reply_open(req, fi);
+  fi->keep_cache = 1;  // every change goes through this process (see the header)
+  if (fuse_reply_open(req, fi) != 0) Detach(ino, reinterpret_cast<FileHandle*>(fi->fh));
 }
 
 void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                        fuse_file_info* fi) {
+  if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
   std::string path;
+  uint16_t stored_mode;  // as kept with the key (the umask only changes what stat shows)
   {
     std::lock_guard<std::mutex> ns(ns_mu_);
     std::string ppath;
@@ -462,9 +542,10 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
     Kind kind = Classify(path, &m);
     if (kind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);
     if (kind == Kind::kFile && (fi->flags & O_EXCL)) return (void)fuse_reply_err(req, EEXIST);
+    stored_mode = kind == Kind::kNone ? S_IFREG | (mode & 07777) : m.mode;
     if (kind == Kind::kNone || (fi->flags & O_TRUNC)) {
       WriteOptions wo;
-      wo.mode = S_IFREG | (mode & 07777);
+      wo.mode = stored_mode;
       Status s = db_->Put(wo, path, "");
       if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
     }
@@ -472,7 +553,8 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   fuse_entry_param e;
   std::memset(&e, 0, sizeof(e));
   uint64_t ino = inodes_.Lookup(path);
-  int err = StatPath(path, ino, &e.attr);
+  double timeout;
+  int err = StatPath(path, ino, &e.attr, &timeout);
   if (err != 0) {
     inodes_.Forget(ino, 1);
     return (void)fuse_reply_err(req, err);
@@ -481,69 +563,87 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   e.generation = 1;
   e.attr_timeout = kTimeout;
   e.entry_timeout = kTimeout;
+  if (timeout < kTimeout) e.attr_timeout = e.entry_timeout = timeout;  // default_ttl
   auto fh = std::make_unique<FileHandle>();
-  if ((fi->flags & O_ACCMODE) != O_RDONLY) {
-    std::lock_guard<std::mutex> l(open_mu_);
-    auto& slot = open_files_[ino];
-    if (!slot) {
-      slot = std::make_shared<OpenFile>();
-      slot->mode = static_cast<uint16_t>(e.attr.st_mode);
-      if (e.attr.st_size > 0) {
-        std::lock_guard<std::mutex> fl(slot->mu);
-        db_->Get(path, &slot->data);
-      }
-    }
-    slot->refs++;
-    fh->of = slot;
-  }
+  fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+  fh->of = Attach(ino, stored_mode);
   fi->fh = reinterpret_cast<uint64_t>(fh.release());
+  fi->keep_cache = 1;
   if (fuse_reply_create(req, &e, fi) != 0) {
     // The kernel will not release this handle: undo it.
-    std::unique_ptr<FileHandle> undo(reinterpret_cast<FileHandle*>(fi->fh));
-    if (undo->of) {
-      std::lock_guard<std::mutex> l(open_mu_);
-      if (--undo->of->refs == 0) open_files_.erase(ino);
-    }
+    Detach(ino, reinterpret_cast<FileHandle*>(fi->fh));
     inodes_.Forget(ino, 1);
   }
 }
 
-void BitgaskFs::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                     fuse_file_info* /*fi*/) {
-  if (off < 0) return (void)fuse_reply_err(req, EINVAL);
-  if (auto of = FindOpen(ino)) {
-    std::lock_guard<std::mutex> l(of->mu);
-    if (static_cast<uint64_t>(off) >= of->data.size()) return (void)fuse_reply_buf(req, nullptr, 0);
-    size_t n = std::min(size, of->data.size() - static_cast<size_t>(off));
-    return (void)fuse_reply_buf(req, of->data.data() + off, n);
+std::shared_ptr<BitgaskFs::OpenFile> BitgaskFs::Attach(fuse_ino_t ino, uint16_t mode) {
+  std::lock_guard<std::mutex> l(open_mu_);
+  auto& slot = open_files_[ino];
+  if (!slot) {
+    slot = std::make_shared<OpenFile>(store_path_);
+    slot->mode = (mode & S_IFMT) == S_IFREG ? mode : (S_IFREG | 0644);
   }
-  std::string path;
-  if (!inodes_.Path(ino, &path)) return (void)fuse_reply_err(req, ENOENT);
-  std::string out;
-  Status s = db_->GetRange(path, static_cast<uint64_t>(off), size, &out);
-  if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
-  fuse_reply_buf(req, out.data(), out.size());
+  slot->refs++;
+  return slot;
 }
 
-void BitgaskFs::Write(fuse_req_t req, fuse_ino_t /*ino*/, const char* buf, size_t size, off_t off,
-                      fuse_file_info* fi) {
+void BitgaskFs::Detach(fuse_ino_t ino, FileHandle* fh) {
+  std::unique_ptr<FileHandle> owned(fh);
+  std::lock_guard<std::mutex> l(open_mu_);
+  if (--owned->of->refs == 0) open_files_.erase(ino);
+}
+
+void BitgaskFs::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                     fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return ctl_.Read(req, ino, size, off, fi);
+  if (off < 0) return (void)fuse_reply_err(req, EINVAL);
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
-  if (fh == nullptr || !fh->of) return (void)fuse_reply_err(req, EBADF);
+  std::string out;
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (fh != nullptr) {
+      std::lock_guard<std::mutex> l(fh->of->mu);
+      if (fh->of->loaded) {
+        int err = fh->of->buf.Read(static_cast<uint64_t>(off), size, &out);
+        if (err != 0) return (void)fuse_reply_err(req, err);
+        return (void)fuse_reply_buf(req, out.data(), out.size());
+      }
+    }
+    // Not loaded: read the range from the store without holding the lock.
+    std::string path;
+    if (!inodes_.Path(ino, &path)) continue;  // unlinked meanwhile: the buffer has it
+    Status s = db_->GetRange(path, static_cast<uint64_t>(off), size, &out);
+    if (s.IsNotFound()) continue;
+    if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+    return (void)fuse_reply_buf(req, out.data(), out.size());
+  }
+  fuse_reply_err(req, ENOENT);
+}
+
+void BitgaskFs::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+                      fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return ctl_.Write(req, ino, size, fi);
+  auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
+  if (fh == nullptr || !fh->writable) return (void)fuse_reply_err(req, EBADF);
   if (off < 0) return (void)fuse_reply_err(req, EINVAL);
   if (static_cast<uint64_t>(off) + size > kMaxFileSize) return (void)fuse_reply_err(req, EFBIG);
   OpenFile* of = fh->of.get();
   std::lock_guard<std::mutex> l(of->mu);
-  const size_t end = static_cast<size_t>(off) + size;
-  if (end > of->data.size()) of->data.resize(end, '\0');
-  std::memcpy(&of->data[static_cast<size_t>(off)], buf, size);
+  int err = 0;
+  if (!of->loaded) {
+    std::string path;
+    err = inodes_.Path(ino, &path) ? LoadLocked(path, of) : ENOENT;
+  }
+  if (err == 0) err = of->buf.Write(static_cast<uint64_t>(off), buf, size);
+  if (err != 0) return (void)fuse_reply_err(req, err);
   of->dirty = true;
   fuse_reply_write(req, size);
 }
 
 void BitgaskFs::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return (void)fuse_reply_err(req, 0);
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   int err = 0;
-  if (fh != nullptr && fh->of) {
+  if (fh != nullptr && fh->writable) {
     std::lock_guard<std::mutex> l(fh->of->mu);
     err = CommitLocked(ino, fh->of.get());
   }
@@ -551,23 +651,24 @@ void BitgaskFs::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 }
 
 void BitgaskFs::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  std::unique_ptr<FileHandle> fh(reinterpret_cast<FileHandle*>(fi->fh));
+  if (ControlFiles::Owns(ino)) return ctl_.Release(req, fi);
+  auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   int err = 0;
-  if (fh && fh->of) {
-    {
+  if (fh != nullptr) {
+    if (fh->writable) {
       std::lock_guard<std::mutex> l(fh->of->mu);
       err = CommitLocked(ino, fh->of.get());
     }
-    std::lock_guard<std::mutex> l(open_mu_);
-    if (--fh->of->refs == 0) open_files_.erase(ino);
+    Detach(ino, fh);
   }
   fuse_reply_err(req, err);
 }
 
 void BitgaskFs::Fsync(fuse_req_t req, fuse_ino_t ino, int /*datasync*/, fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return (void)fuse_reply_err(req, 0);
   auto* fh = reinterpret_cast<FileHandle*>(fi->fh);
   int err = 0;
-  if (fh != nullptr && fh->of) {
+  if (fh != nullptr && fh->writable) {
     std::lock_guard<std::mutex> l(fh->of->mu);
     err = CommitLocked(ino, fh->of.get());
   }
@@ -581,80 +682,75 @@ void BitgaskFs::Fsync(fuse_req_t req, fuse_ino_t ino, int /*datasync*/, fuse_fil
 // ---------------------------------------------------------------- directories
 
 void BitgaskFs::Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return ctl_.Opendir(req, ino, fi);
   std::string path;
   if (!inodes_.Path(ino, &path)) return (void)fuse_reply_err(req, ENOENT);
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
   if (kind == Kind::kFile) return (void)fuse_reply_err(req, ENOTDIR);
-  auto dh = std::make_unique<DirHandle>();
-  dh->entries.push_back({".", S_IFDIR, ino});
-  dh->entries.push_back({"..", S_IFDIR, FakeIno(ParentPath(path))});
+  auto dh = std::make_unique<DirListing>();
+  auto& entries = dh->entries;
+  entries.push_back({".", S_IFDIR, ino});
+  entries.push_back({"..", S_IFDIR, FakeIno(ParentPath(path))});
+  if (path.empty()) entries.push_back({ControlFiles::kDirName, S_IFDIR, ControlFiles::kDirIno});
   const std::string prefix = DirPrefix(path);
   std::unique_ptr<Iterator> it;
   Status s = db_->NewIterator(prefix, &it);
   if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  // Names not shown here (invalid, too long, reserved) are in /.bitgask/unmapped.
   std::set<std::string> seen;
   it->SeekToFirst();
   while (it->Valid()) {
     std::string_view rest = it->key().substr(prefix.size());
-    size_t slash = rest.find('/');
+    const size_t slash = rest.find('/');
+    const std::string name(rest.substr(0, slash));
+    const std::string child = prefix + name;
+    if (IsShowableName(name) && !IsReserved(child) && seen.insert(name).second) {
+      mode_t type = S_IFDIR;  // a directory wins over a file key of the same path
+      if (slash == std::string_view::npos && !DirExists(child))
+        type = (it->meta().mode & S_IFMT) == S_IFLNK ? S_IFLNK : S_IFREG;
+      uint64_t cino = inodes_.Peek(child);
+      entries.push_back({name, type, cino ? cino : FakeIno(child)});
+    }
     if (slash == std::string_view::npos) {
-      std::string name(rest);
-      if (IsValidName(name) && seen.insert(name).second) {
-        std::string child = prefix + name;
-        uint64_t cino = inodes_.Peek(child);
-        dh->entries.push_back({name, S_IFREG, cino ? cino : FakeIno(child)});
-      }
       it->Next();
     } else {
-      std::string name(rest.substr(0, slash));
-      std::string child = prefix + name;
-      if (IsValidName(name) && seen.insert(name).second) {
-        uint64_t cino = inodes_.Peek(child);
-        dh->entries.push_back({name, S_IFDIR, cino ? cino : FakeIno(child)});
-      }
       it->Seek(SubtreeEnd(child));  // skip the child's whole subtree
     }
   }
   fi->fh = reinterpret_cast<uint64_t>(dh.release());
-  fuse_reply_open(req, fi);
+  if (fuse_reply_open(req, fi) != 0) delete reinterpret_cast<DirListing*>(fi->fh);
 }
 
-void BitgaskFs::Readdir(fuse_req_t req, fuse_ino_t /*ino*/, size_t size, off_t off,
+void BitgaskFs::Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                         fuse_file_info* fi) {
-  auto* dh = reinterpret_cast<DirHandle*>(fi->fh);
+  if (ControlFiles::Owns(ino)) return ctl_.Readdir(req, size, off, fi);
+  auto* dh = reinterpret_cast<DirListing*>(fi->fh);
   if (dh == nullptr) return (void)fuse_reply_err(req, EBADF);
-  std::vector<char> buf(size);
-  size_t used = 0;
-  for (size_t i = off < 0 ? 0 : static_cast<size_t>(off); i < dh->entries.size(); i++) {
-    const auto& e = dh->entries[i];
-    struct stat st;
-    std::memset(&st, 0, sizeof(st));
-    st.st_ino = e.ino;
-    st.st_mode = e.type;
-    // The offset of an entry is the index of the entry after it.
-    size_t need = fuse_add_direntry(req, buf.data() + used, size - used, e.name.c_str(), &st,
-                                    static_cast<off_t>(i + 1));
-    if (need > size - used) break;
-    used += need;
-  }
-  fuse_reply_buf(req, buf.data(), used);
+  ReplyDirListing(req, *dh, size, off);
 }
 
-void BitgaskFs::Releasedir(fuse_req_t req, fuse_ino_t /*ino*/, fuse_file_info* fi) {
-  delete reinterpret_cast<DirHandle*>(fi->fh);
+void BitgaskFs::Releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (ControlFiles::Owns(ino)) return ctl_.Releasedir(req, fi);
+  delete reinterpret_cast<DirListing*>(fi->fh);
   fuse_reply_err(req, 0);
 }
 
+// The filesystem holding the store, except that "used" is the store's data
+// bytes: blocks = store + available, free = available.
 void BitgaskFs::Statfs(fuse_req_t req, fuse_ino_t /*ino*/) {
   struct statvfs sv;
   if (statvfs(store_path_.c_str(), &sv) != 0) {
     std::memset(&sv, 0, sizeof(sv));
     sv.f_bsize = sv.f_frsize = 4096;
   }
+  if (sv.f_frsize == 0) sv.f_frsize = sv.f_bsize ? sv.f_bsize : 4096;
   DBStats stats;
   if (db_->Stats(&stats).ok()) {
+    const uint64_t used = (stats.total_bytes + sv.f_frsize - 1) / sv.f_frsize;
+    sv.f_blocks = used + sv.f_bavail;
+    sv.f_bfree = sv.f_bavail;
     sv.f_files = stats.keys + sv.f_ffree;
   }
   sv.f_namemax = kMaxNameLen;
@@ -665,6 +761,13 @@ void BitgaskFs::Statfs(fuse_req_t req, fuse_ino_t /*ino*/) {
 
 namespace {
 
+// The kernel caches pages and writes them back in large pieces (writeback
+// cache, 1 MiB writes): safe because every change goes through this process.
+void OpInit(void* /*userdata*/, fuse_conn_info* conn) {
+  if (conn->capable & FUSE_CAP_WRITEBACK_CACHE) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+  conn->max_write = 1 << 20;
+  conn->max_readahead = 1 << 20;
+}
 void OpLookup(fuse_req_t r, fuse_ino_t p, const char* n) { Self(r)->Lookup(r, p, n); }
 void OpForget(fuse_req_t r, fuse_ino_t i, uint64_t n) {
   Self(r)->Forget(i, n);
@@ -710,10 +813,23 @@ void OpReleasedir(fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) {
 }
 void OpFsyncdir(fuse_req_t r, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(r, 0); }
 void OpStatfs(fuse_req_t r, fuse_ino_t i) { Self(r)->Statfs(r, i); }
+void OpSymlink(fuse_req_t r, const char* t, fuse_ino_t p, const char* n) {
+  Self(r)->Symlink(r, t, p, n);
+}
+void OpReadlink(fuse_req_t r, fuse_ino_t i) { Self(r)->Readlink(r, i); }
+void OpSetxattr(fuse_req_t r, fuse_ino_t i, const char* n, const char* v, size_t s, int f) {
+  Self(r)->Setxattr(r, i, n, v, s, f);
+}
+void OpGetxattr(fuse_req_t r, fuse_ino_t i, const char* n, size_t s) {
+  Self(r)->Getxattr(r, i, n, s);
+}
+void OpListxattr(fuse_req_t r, fuse_ino_t i, size_t s) { Self(r)->Listxattr(r, i, s); }
+void OpRemovexattr(fuse_req_t r, fuse_ino_t i, const char* n) { Self(r)->Removexattr(r, i, n); }
 
 fuse_lowlevel_ops MakeOps() {
   fuse_lowlevel_ops ops;
   std::memset(&ops, 0, sizeof(ops));
+  ops.init = OpInit;
   ops.lookup = OpLookup;
   ops.forget = OpForget;
   ops.forget_multi = OpForgetMulti;
@@ -736,7 +852,13 @@ fuse_lowlevel_ops MakeOps() {
   ops.releasedir = OpReleasedir;
   ops.fsyncdir = OpFsyncdir;
   ops.statfs = OpStatfs;
-  // symlink/readlink/mknod/xattrs are not implemented (ENOSYS) in this slice.
+  ops.symlink = OpSymlink;
+  ops.readlink = OpReadlink;
+  ops.setxattr = OpSetxattr;
+  ops.getxattr = OpGetxattr;
+  ops.listxattr = OpListxattr;
+  ops.removexattr = OpRemovexattr;
+  // mknod (device nodes, FIFOs) is not implemented: ENOSYS.
   return ops;
 }
 

@@ -3,22 +3,36 @@
 // Contracts (docs/Filesystem.md has the user-facing version):
 //   * Paths map to keys as path_map.h says; stat never reads values (it uses
 //     DB::Meta / DB::ScanKeys only).
-//   * A file opened read-only is read with DB::GetRange (never fully loaded).
-//     A file opened for writing gets a buffer with its whole value, shared by
-//     every writable handle of the same inode (OpenFile, refcounted); flush
-//     and fsync store it with ONE DB::Put, so readers never see half a write.
-//     Reads of an inode that has a buffer are served from the buffer.
+//   * Every open inode has one OpenFile, shared by its handles (refcounted).
+//     Until the file is first changed it holds nothing and reads go to the
+//     store with DB::GetRange (only the range asked for). The first write or
+//     truncate loads the contents into its FileBuffer (in memory up to 8 MiB,
+//     beyond that in an unnamed spill file), and reads then come from the
+//     buffer. Flush, fsync and release store a changed buffer with ONE
+//     DB::Put (or DB::PutFrom when spilled), so readers never see half a
+//     write and memory stays bounded whatever the file's size.
+//   * Unlinking a file, or renaming over it, while it is open first loads its
+//     contents into the OpenFile, which is then orphaned: its handles read
+//     the old contents until closed, and nothing is stored from them.
+//   * The kernel's page cache is kept across opens (keep_cache): the store
+//     changes only through this process.
 //   * Renames of files and directories are one atomic DB::Write (WriteBatch).
 //   * Removing the last entry of a directory first materializes the
 //     directory's marker in the same batch, so the directory stays.
+//   * Which keys show where is KeyView's rule (key_view.h); /.bitgask and
+//     everything in it belong to ControlFiles (control_files.h): every
+//     operation on one of its inodes is handed to it on the first line.
+//   * A key with an expiry is cached by the kernel (entry and attributes) no
+//     longer than it lives, so it disappears when it expires.
 // Locking (lock order, outermost first):
 //   1. ns_mu_          serializes namespace changes (create, mkdir, unlink,
 //                      rmdir, rename, setattr) so check-then-write is atomic;
 //   2. open_mu_        guards open_files_ (the inode -> OpenFile map);
 //   3. OpenFile::mu    guards one buffer;
 //   then engine calls (the engine has its own locks and never calls back).
-//   The InodeTable mutex is a leaf taken and released inside InodeTable
-//   calls; it is never held across an engine call.
+//   The InodeTable mutex and ControlFiles' mutex are leaves taken and
+//   released inside their calls; neither is held across an engine call.
+//   InvalidateKey takes none of these locks (see there).
 // The engine knows nothing of FUSE; this class is the only bridge.
 #ifndef BITGASK_FS_BITGASK_FS_H_
 #define BITGASK_FS_BITGASK_FS_H_
@@ -28,6 +42,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -35,7 +50,11 @@
 #include <unordered_map>
 
 #include "bitgask/db.h"
+#include "control_files.h"
+#include "file_buffer.h"
+#include "fs_options.h"
 #include "inode_table.h"
+#include "key_view.h"
 
 namespace bitgask {
 namespace fs {
@@ -43,7 +62,18 @@ namespace fs {
 class BitgaskFs {
  public:
   // db must outlive this object; store_path is used for statfs.
-  BitgaskFs(DB* db, std::string store_path);
+  BitgaskFs(DB* db, std::string store_path, const FsOptions& options = FsOptions());
+
+  // The session to notify (InvalidateKey); set once it exists, and to null
+  // before it is destroyed.
+  void SetSession(fuse_session* se) { session_.store(se); }
+  // Tells the kernel to forget what it cached of key's path (entry,
+  // attributes, page cache), and of ancestors that no longer exist, because
+  // another door changed key.  Call it from outside the FUSE request handlers
+  // (e.g. the server's thread) with no lock of this class held: the kernel may
+  // wait on requests in flight.  A no-op before SetSession or for keys that
+  // are not shown at a path.
+  void InvalidateKey(const std::string& key);
 
   // The operation table; userdata for fuse_session_new must be `this`.
   static const fuse_lowlevel_ops* Ops();
@@ -72,19 +102,32 @@ class BitgaskFs {
   void Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
   void Releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void Statfs(fuse_req_t req, fuse_ino_t ino);
+  void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name);
+  void Readlink(fuse_req_t req, fuse_ino_t ino);
+  void Setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+                int flags);
+  void Getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
+  void Listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+  void Removexattr(fuse_req_t req, fuse_ino_t ino, const char* name);
 
  private:
   struct OpenFile;
   struct FileHandle;
-  struct DirHandle;
   enum class Kind { kNone, kFile, kDir };
 
-  // What path is: file (with its meta), directory, or nothing.  Never reads values.
+  // What path is: file or symlink (with its meta), directory (which wins over
+  // a file key at the same path), or nothing.  Never reads values.
   Kind Classify(const std::string& path, RecordMeta* meta);
-  bool DirHasChildren(const std::string& path);
-  bool DirExists(const std::string& path);
-  // Fills st for path; returns 0 or an errno.
-  int StatPath(const std::string& path, uint64_t ino, struct stat* st);
+  bool DirHasChildren(const std::string& path) { return view_.DirHasChildren(path); }
+  bool DirExists(const std::string& path) { return view_.DirExists(path); }
+  // Fills st for path; returns 0 or an errno.  *timeout (if given): how long
+  // the kernel may cache it (shorter for a key that expires sooner).
+  int StatPath(const std::string& path, uint64_t ino, struct stat* st, double* timeout = nullptr);
+  // The mode shown for a file key's stored mode (type, umask applied).
+  mode_t FileMode(uint16_t stored) const;
+  // Xattr requests: the key and kind of ino, or an errno (control inodes:
+  // ENOTSUP when `setting`, else ENODATA).
+  int XattrTarget(fuse_ino_t ino, bool setting, std::string* key, Kind* kind);
   void ReplyEntry(fuse_req_t req, const std::string& path);
   // Adds a Put of path's parent marker to batch when the parent has none.
   void KeepParent(const std::string& path, WriteBatch* batch);
@@ -92,15 +135,33 @@ class BitgaskFs {
   // one batch that keeps the parent directory, forgets `path`, replies.
   // REQUIRES: ns_mu_ held.
   void RemoveAndReply(fuse_req_t req, const std::string& path, const std::string& key);
-  // Stores of's buffer under ino's current path if dirty.  Caller holds of->mu.
+  // Stores of's buffer under ino's current path if dirty (not if orphaned).
+  // REQUIRES: of->mu held.
   int CommitLocked(fuse_ino_t ino, OpenFile* of);
+  // Fills of->buf with path's stored value unless loaded (a missing key
+  // loads as empty). REQUIRES: of->mu held (or of not shared).
+  int LoadLocked(const std::string& path, OpenFile* of);
+  // One Put (in memory) or PutFrom (spilled) of buf under path.
+  int StoreBuffer(const std::string& path, uint16_t mode, const FileBuffer& buf);
+  // Before path's key is deleted or replaced: its open handles keep the
+  // contents (loaded into their buffer) and never store them.
+  // REQUIRES: ns_mu_ held.
+  void OrphanOpen(const std::string& path);
+  // The attributes of an orphaned open inode (from its buffer); false if ino
+  // is not one.
+  bool OrphanStat(fuse_ino_t ino, struct stat* st);
   std::shared_ptr<OpenFile> FindOpen(fuse_ino_t ino);
+  // Registers one more handle of ino; Detach drops it (and deletes fh).
+  std::shared_ptr<OpenFile> Attach(fuse_ino_t ino, uint16_t mode);
+  void Detach(fuse_ino_t ino, FileHandle* fh);
 
   DB* const db_;
   const std::string store_path_;
-  const uid_t uid_;
-  const gid_t gid_;
+  const FsOptions options_;
   const int64_t mount_time_ns_;
+  std::atomic<fuse_session*> session_{nullptr};
+  KeyView view_;
+  ControlFiles ctl_;
   InodeTable inodes_;
   std::mutex ns_mu_;
   std::mutex open_mu_;

@@ -1,10 +1,13 @@
 // mount_options: parsing of mount.bitgask's "-o opt,opt..." list.
 //
 // Contract: every option is either an engine option by its name, with the
-// syntax of SetOptionFromString (bitgask/options.h), a FUSE option passed through to
-// fuse_session_new (allow_other, default_permissions, ro, debug), or an
-// fstab-only word that is ignored (_netdev, nofail, auto, noauto, user,
-// users, rw, noatime).  Anything else is an error naming the option.
+// syntax of SetOptionFromString (bitgask/options.h), a presentation option
+// (uid=N|NAME, gid=N|NAME, umask=OCTAL: FsOptions), nonempty (allow a
+// mountpoint that is not empty), a FUSE option passed through to
+// fuse_session_new (allow_other, default_permissions, ro, debug), or a
+// generic mount or fstab word that is ignored (_netdev, nofail, auto, noauto,
+// user, users, defaults, rw, atime words, suid/dev/exec and their no- forms,
+// async, x-* and comment=).  Anything else is an error naming the option.
 // Pure parsing: no locks, no engine or FUSE calls.
 #ifndef BITGASK_FS_MOUNT_OPTIONS_H_
 #define BITGASK_FS_MOUNT_OPTIONS_H_
@@ -13,12 +16,15 @@
 #include <vector>
 
 #include "bitgask/options.h"
+#include "fs_options.h"
 
 namespace bitgask {
 namespace fs {
 
 struct MountOptions {
   Options engine;                  // DB::Open options
+  FsOptions fs;                    // owner and umask shown
+  bool nonempty = false;           // mount over a non-empty directory
   std::vector<std::string> fuse;   // options for fuse_session_new's "-o"
   bool debug = false;              // FUSE debug output (-d)
 };

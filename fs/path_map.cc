@@ -34,6 +34,26 @@ bool IsValidName(std::string_view name) {
   return name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;
 }
 
+bool IsShowableName(std::string_view name) {
+  return name.size() <= kMaxNameLen && IsValidName(name);
+}
+
+bool KeyPath(std::string_view key, std::string* path, bool* is_marker) {
+  *is_marker = !key.empty() && key.back() == '/';
+  std::string_view p = *is_marker ? key.substr(0, key.size() - 1) : key;
+  if (p.empty() || IsReserved(p)) return false;
+  size_t start = 0;
+  while (true) {
+    size_t slash = p.find('/', start);
+    std::string_view comp = p.substr(start, slash == std::string_view::npos ? p.npos : slash - start);
+    if (!IsShowableName(comp)) return false;
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  path->assign(p);
+  return true;
+}
+
 bool IsReserved(std::string_view path) {
   static constexpr std::string_view kReserved = ".bitgask";
   if (path.substr(0, kReserved.size()) != kReserved) return false;

@@ -6,9 +6,13 @@
 //   * A directory "a/b" exists when its marker key "a/b/" exists (written by
 //     mkdir, value empty, mode S_IFDIR|perm) or when any key starts with
 //     "a/b/".  The root always exists.
-//   * A key is shown only when every component is a valid name (non-empty,
-//     not "." or ".."); other keys are invisible in this slice.
-//   * Paths under "/.bitgask" are reserved (control files, later).
+//   * A key is shown at its path only when KeyPath() accepts it: every
+//     component a valid name (non-empty, not "." or "..", at most
+//     kMaxNameLen bytes, no NUL) and not under the reserved ".bitgask".  The
+//     store may still shadow it (a file key that is also a directory prefix:
+//     the directory wins; see key_view.h).  Keys not shown at a path are
+//     listed under /.bitgask/unmapped/ (unmapped_name.h).
+//   * Paths under "/.bitgask" are reserved for the control files.
 // Pure functions: no locks, no engine calls.
 #ifndef BITGASK_FS_PATH_MAP_H_
 #define BITGASK_FS_PATH_MAP_H_
@@ -32,6 +36,11 @@ std::string DirPrefix(std::string_view path);
 std::string DirMarker(std::string_view path);
 // A name the filesystem can show: non-empty, not "." / "..", no '/'.
 bool IsValidName(std::string_view name);
+// A valid name that also fits kMaxNameLen.
+bool IsShowableName(std::string_view name);
+// If key can be shown at a path, sets *path (no trailing '/') and
+// *is_marker (the key ends in '/': a directory marker) and returns true.
+bool KeyPath(std::string_view key, std::string* path, bool* is_marker);
 // True for ".bitgask" and everything under it.
 bool IsReserved(std::string_view path);
 // The key just past every key that starts with dir_prefix_without_slash + "/":

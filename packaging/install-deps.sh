@@ -22,8 +22,8 @@ PACKAGES=(
   libsnappy-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev libxxhash-dev
   # unit tests
   libgtest-dev libgmock-dev
-  # tools used by tests and `make run`: setfattr/getfattr, fuser, ps/pgrep
-  attr psmisc procps
+  # tools used by tests and `make run`: setfattr/getfattr, fuser, ps/pgrep, git, rsync
+  attr psmisc procps git rsync
   # bitgaskd tests: redis-cli and redis-benchmark, twemproxy for sharding
   redis-tools nutcracker
 )

@@ -1,5 +1,11 @@
 // mount.bitgask STORE MOUNTPOINT [-o opt,opt...] [-f]
 //
+// Also installed as mount.fuse.bitgask, the helper mount(8) runs for
+// `mount -t fuse.bitgask STORE MNT -o ...` and fstab lines of that type; it
+// then also accepts mount(8)'s helper flags -n, -s, -v (ignored), -t TYPE
+// and -f (fake: check everything, mount nothing), per mount(8)'s helper
+// interface.
+//
 // Mounts the bitgask store at STORE (created if missing) on MOUNTPOINT.
 // Without -f the program forks: the child (setsid) opens the store, creates
 // the FUSE session and mounts, then reports success or failure through a pipe;
@@ -24,6 +30,7 @@
 #include <vector>
 
 #include "../fs/bitgask_fs.h"
+#include "../fs/fs_log.h"
 #include "../fs/mount_options.h"
 #include "bitgask/db.h"
 
@@ -35,9 +42,11 @@ void Usage(FILE* out) {
   std::fprintf(out,
                "usage: %s STORE MOUNTPOINT [-o opt,opt...] [-f]\n"
                "  -f   stay in the foreground\n"
-               "  -o   sync_on_put=BOOL, sync_on_delete=BOOL, max_data_file_size=N[K|M|G],\n"
+               "  -o   any engine option by name (sync_on_put=BOOL, merge_interval=DURATION,\n"
+               "       max_data_file_size=N[K|M|G], ... see docs/Options.md),\n"
+               "       uid=USER, gid=GROUP, umask=OCTAL, nonempty,\n"
                "       allow_other, default_permissions, ro, debug,\n"
-               "       and fstab words (_netdev, nofail, auto, noauto, user, users, rw, noatime)\n",
+               "       and generic mount/fstab words (defaults, _netdev, nofail, noauto, ...)\n",
                kProg);
 }
 
@@ -48,8 +57,8 @@ std::string Absolute(const std::string& p) {
   return std::string(cwd) + "/" + p;
 }
 
-// "" when path is an existing empty directory, else why not.
-std::string CheckMountpoint(const std::string& path) {
+// "" when path is an existing directory, empty unless nonempty, else why not.
+std::string CheckMountpoint(const std::string& path, bool nonempty) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return "mountpoint " + path + ": " + std::strerror(errno);
   if (!S_ISDIR(st.st_mode)) return "mountpoint " + path + " is not a directory";
@@ -63,7 +72,8 @@ std::string CheckMountpoint(const std::string& path) {
     }
   }
   closedir(d);
-  if (!empty) return "mountpoint " + path + " is not empty";
+  if (!empty && !nonempty)
+    return "mountpoint " + path + " is not empty (use -o nonempty to mount over it)";
   return "";
 }
 
@@ -102,7 +112,7 @@ int Serve(const std::string& store, const std::string& mnt, const bitgask::fs::M
     Report(status_fd, '1');
     return 1;
   }
-  bitgask::fs::BitgaskFs fs(db.get(), store);
+  bitgask::fs::BitgaskFs fs(db.get(), store, mo.fs);
 
   std::string opts = "fsname=bitgask:" + Escape(store) + ",subtype=bitgask";
   for (auto& o : mo.fuse) opts += "," + o;
@@ -120,6 +130,7 @@ int Serve(const std::string& store, const std::string& mnt, const bitgask::fs::M
     Report(status_fd, '1');
     return 1;
   }
+  fs.SetSession(se);
   if (fuse_set_signal_handlers(se) != 0) {
     std::fprintf(stderr, "%s: cannot set signal handlers\n", kProg);
     fuse_session_destroy(se);
@@ -145,6 +156,7 @@ int Serve(const std::string& store, const std::string& mnt, const bitgask::fs::M
       if (null > 2) close(null);
     }
     if (chdir("/") != 0) { /* harmless */ }
+    if (!mo.debug) bitgask::fs::UseSyslog();  // stderr is /dev/null from here on
     Report(status_fd, '0');
   }
 
@@ -156,6 +168,7 @@ int Serve(const std::string& store, const std::string& mnt, const bitgask::fs::M
 
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
+  fs.SetSession(nullptr);
   fuse_session_destroy(se);
   s = db->Close();
   if (!s.ok()) {
@@ -170,7 +183,9 @@ int Serve(const std::string& store, const std::string& mnt, const bitgask::fs::M
 int main(int argc, char** argv) {
   std::vector<std::string> positional;
   bitgask::fs::MountOptions mo;
-  bool foreground = false;
+  bool foreground = false, fake = false;
+  const char* slash = std::strrchr(argv[0], '/');
+  const bool as_helper = std::strncmp(slash ? slash + 1 : argv[0], "mount.fuse.", 11) == 0;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     std::string list;
@@ -178,7 +193,20 @@ int main(int argc, char** argv) {
       Usage(stdout);
       return 0;
     } else if (a == "-f") {
-      foreground = true;
+      (as_helper ? fake : foreground) = true;
+      continue;
+    } else if (as_helper && (a == "-n" || a == "-s" || a == "-v")) {
+      continue;  // mount(8): no mtab, sloppy, verbose
+    } else if (as_helper && a == "-t") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s: -t needs an argument\n", kProg);
+        return 1;
+      }
+      const std::string type = argv[++i];
+      if (type != "fuse.bitgask" && type != "bitgask") {
+        std::fprintf(stderr, "%s: cannot mount type %s\n", kProg, type.c_str());
+        return 1;
+      }
       continue;
     } else if (a == "-o") {
       if (i + 1 >= argc) {
@@ -208,11 +236,12 @@ int main(int argc, char** argv) {
   }
   const std::string store = Absolute(positional[0]);
   const std::string mnt = Absolute(positional[1]);
-  std::string why = CheckMountpoint(mnt);
+  std::string why = CheckMountpoint(mnt, mo.nonempty);
   if (!why.empty()) {
     std::fprintf(stderr, "%s: %s\n", kProg, why.c_str());
     return 1;
   }
+  if (fake) return 0;
 
   if (foreground) return Serve(store, mnt, mo, -1);
 

@@ -44,6 +44,12 @@ struct DBStats {
   uint64_t syncs = 0;          // fsyncs of data files since open
 };
 
+// Supplies a value in pieces to DB::PutFrom: fills dst with the n bytes of
+// the value that start at offset. PutFrom reads the value twice, in order
+// (once to checksum it, once to write it), so it must give the same bytes
+// both times. A non-OK status stops the put.
+using ValueReader = std::function<Status(uint64_t offset, size_t n, char* dst)>;
+
 // A cursor over a point-in-time snapshot of the store (DB::NewIterator).
 // Keys come in byte order. The snapshot keeps the data files it needs open,
 // so values stay readable even if a merge removes those files meanwhile.
@@ -140,6 +146,15 @@ class DB {
   // durable as WriteOptions/Options say (see Options::sync_on_put).
   virtual Status Put(std::string_view key, std::string_view value) = 0;
   virtual Status Put(const WriteOptions& wo, std::string_view key, std::string_view value) = 0;
+  // Put of a value of `size` bytes read from `read` a piece at a time, for
+  // values too large to hold in memory: memory use does not depend on size.
+  // The value is stored uncompressed. While it is written, other writes wait
+  // (a record is appended whole). Like Put otherwise. If reading fails
+  // midway, or the reader gives other bytes the second time, the store
+  // stops accepting writes (as after an I/O error) until it is reopened;
+  // recovery then drops the unfinished record.
+  virtual Status PutFrom(const WriteOptions& wo, std::string_view key, uint64_t size,
+                         const ValueReader& read) = 0;
   // Put with an expiry ttl from now (ttl > 0).
   virtual Status PutWithTTL(std::string_view key, std::string_view value,
                             std::chrono::nanoseconds ttl) = 0;

@@ -24,15 +24,22 @@ class WriteBatch {
   void PutWithMeta(std::string_view key, std::string_view value, int64_t expires_at_unix_ns,
                    uint16_t mode, int64_t timestamp_unix_ns);
   void Delete(std::string_view key);
+  // Sets `to` to the value and metadata (mode, timestamp, expiry) of `from`,
+  // as the store holds `from` when Write is called (earlier operations of the
+  // same batch are not seen). The value is copied as stored, a piece at a
+  // time, so memory does not grow with its size. Write fails with NotFound,
+  // writing nothing, when `from` is absent. With Delete(from) after it, this
+  // is an atomic rename.
+  void Copy(std::string_view from, std::string_view to);
   void Clear() { ops_.clear(); }
   size_t Count() const { return ops_.size(); }
   // Bytes of keys and values held.
   size_t ApproximateSize() const;
 
   struct Op {
-    enum Kind : unsigned char { kPut, kDelete } kind;
+    enum Kind : unsigned char { kPut, kDelete, kCopy } kind;
     std::string key;
-    std::string value;
+    std::string value;        // kCopy: the source key
     int64_t ttl_ns = 0;       // relative expiry, resolved when written
     int64_t expires_at = 0;   // absolute expiry (wins over ttl_ns)
     uint16_t mode = 0;

@@ -1,0 +1,231 @@
+// Values written a piece at a time: DB::PutFrom and WriteBatch::Copy.
+//
+// A record's CRC sits in its header, before the value, so a streamed value
+// is read twice: once by the caller's thread to checksum it (outside the
+// commit queue), and once by the commit leader to append it, checked again
+// against the first CRC. The record CRC is put together from the CRCs of
+// its parts with crc32_combine, so neither pass holds the whole value.
+//
+// A streamed record is appended by a leader alone (BuildGroup never groups
+// it). If its second pass fails, the record is left unfinished at the end of
+// the active file; the error is sticky (Commit), so nothing is appended
+// after it, and recovery truncates it at the next open.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "coding.h"
+#include "crc32.h"
+#include "db_impl.h"
+#include "record.h"
+
+namespace bitgask {
+namespace internal {
+
+namespace {
+
+// Bytes read or written per piece; a multiple of kBlockSize, so a piece
+// holds whole checksum blocks.
+constexpr size_t kStreamChunk = 1 << 20;
+// A copied value stored in at most this many bytes is read whole into the
+// batch; a larger one is streamed.
+constexpr uint32_t kInlineCopyMax = 64 * 1024;
+
+// Reads n bytes at offset of file into dst; Corruption when the file ends first.
+Status ReadExactly(const RandomAccessFile& file, uint64_t offset, size_t n, char* dst) {
+  std::string_view got;
+  Status s = file.Read(offset, n, dst, &got);
+  if (!s.ok()) return s;
+  if (got.size() != n) return Status::Corruption("record cut short");
+  if (got.data() != dst) std::memcpy(dst, got.data(), n);
+  return Status::OK();
+}
+
+}  // namespace
+
+Status DBImpl::PutFrom(const WriteOptions& wo, std::string_view key, uint64_t size,
+                       const ValueReader& read) {
+  CallGuard guard(this);
+  if (!guard) return Status::Closed("the store is closed");
+  Status s = CheckKey(key);
+  if (!s.ok()) return s;
+  if (size > options_.max_value_size) {
+    return Status::TooLarge("value of " + std::to_string(size) + " bytes is over max_value_size (" +
+                            std::to_string(options_.max_value_size) + ")");
+  }
+  const bool blocks = size > kBlockSize;
+  const uint64_t table_len = blocks ? 4 * ((size + kBlockSize - 1) / kBlockSize) : 0;
+  if (kHeaderSize + key.size() + size + table_len > kMaxFileSizeLimit) {
+    return Status::TooLarge("value of " + std::to_string(size) +
+                            " bytes does not fit a record (4 GiB with its checksums)");
+  }
+  if (wo.ttl.count() < 0 || wo.expires_at_unix_ns < 0) {
+    return Status::InvalidArgument("expiry must not be negative");
+  }
+
+  // First pass: the value's CRC and its block checksums.
+  std::string table;
+  uint32_t value_crc = 0;
+  std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(size, kStreamChunk)));
+  for (uint64_t off = 0; off < size;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kStreamChunk, size - off));
+    s = read(off, n, buf.data());
+    if (!s.ok()) return s;
+    value_crc = Crc32(value_crc, buf.data(), n);
+    for (size_t b = 0; blocks && b < n; b += kBlockSize) {
+      PutFixed32(&table, Crc32(0, buf.data() + b, std::min<size_t>(kBlockSize, n - b)));
+    }
+    off += n;
+  }
+
+  const int64_t now = env_->NowUnixNanos();
+  RecordHeader h;
+  h.timestamp = wo.timestamp_unix_ns != 0 ? wo.timestamp_unix_ns : now;
+  h.expires = ExpiryFor(wo, now);
+  h.reserved = wo.mode;
+  h.flags = blocks ? kFlagBlockChecksums : 0;
+  h.key_len = static_cast<uint32_t>(key.size());
+  h.val_len = static_cast<uint32_t>(size + table_len);
+
+  Writer w;
+  w.sync = SyncFor(wo.sync, options_.sync_on_put);
+  w.records.resize(kHeaderSize);
+  EncodeHeader(h, w.records.data());
+  w.records.append(key.data(), key.size());
+  uint32_t crc = Crc32(0, w.records.data() + 4, kHeaderSize - 4);
+  crc = Crc32(crc, key.data(), key.size());
+  crc = Crc32Combine(crc, value_crc, size);
+  crc = Crc32(crc, table.data(), table.size());
+  EncodeFixed32(w.records.data(), crc);
+  w.streams.push_back(Stream{w.records.size(), size, value_crc, read});
+  w.stream_bytes = size;
+  w.records += table;
+
+  KeydirEntry e;
+  e.disk_len = h.val_len;
+  e.value_len = static_cast<uint32_t>(size);
+  e.timestamp = h.timestamp;
+  e.expires = h.expires;
+  e.mode = h.reserved;
+  e.flags = h.flags;
+  w.ops.push_back(PendingOp{LogOp::kPut, 0, key, e, 0, static_cast<uint32_t>(w.Size())});
+  puts_++;
+  return Commit(&w);
+}
+
+Status DBImpl::EncodeCopy(std::string_view from, std::string_view to, int64_t /*now*/,
+                          Writer* w) {
+  Status s = CheckKey(from);
+  if (!s.ok()) return s;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    KeydirEntry src;
+    s = Lookup(from, &src);
+    if (!s.ok()) return Status::NotFound("copy source not found: " + std::string(from));
+    std::shared_ptr<RandomAccessFile> file = FileFor(src.file_id);
+    if (!file) continue;  // merged away under us: look again
+
+    // The source header and key (checked against the keydir's key).
+    std::string head(kHeaderSize + from.size(), '\0');
+    s = AtRecord(src, ReadExactly(*file, src.offset, head.size(), head.data()));
+    if (!s.ok()) return s;
+    RecordHeader old;
+    if (!DecodeHeader(head.data(), &old) || old.key_len != from.size() ||
+        old.val_len != src.disk_len || std::string_view(head).substr(kHeaderSize) != from) {
+      return AtRecord(src, Status::Corruption("record does not match the keydir"));
+    }
+    const uint64_t stored_at = src.offset + kHeaderSize + from.size();
+
+    // The copy keeps the value as stored and takes its metadata from the keydir.
+    RecordHeader h = old;
+    h.timestamp = src.timestamp;
+    h.expires = src.expires;
+    h.reserved = src.mode;
+    h.flags = static_cast<uint8_t>((old.flags & (kFlagCompressed | kFlagBlockChecksums)) |
+                                   kFlagBatch);
+    h.key_len = static_cast<uint32_t>(to.size());
+
+    const uint64_t rel = w->Size();
+    const size_t start = w->records.size();
+    w->records.resize(start + kHeaderSize);
+    EncodeHeader(h, &w->records[start]);
+    w->records.append(to.data(), to.size());
+    if (old.val_len <= kInlineCopyMax) {
+      w->records.resize(w->records.size() + old.val_len);
+      char* stored = &w->records[w->records.size() - old.val_len];
+      s = ReadExactly(*file, stored_at, old.val_len, stored);
+      if (s.ok() && RecordCrc(head.data(), from, std::string_view(stored, old.val_len)) !=
+                        old.crc) {
+        s = Status::Corruption("checksum mismatch");
+      }
+      if (!s.ok()) return AtRecord(src, s);
+      ResealRecord(h, &w->records[start]);
+    } else {
+      // Check the source record whole before anything is written.
+      std::vector<char> buf(kStreamChunk);
+      uint32_t stored_crc = 0;
+      for (uint64_t off = 0; off < old.val_len;) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(kStreamChunk, old.val_len - off));
+        s = ReadExactly(*file, stored_at + off, n, buf.data());
+        if (!s.ok()) return AtRecord(src, s);
+        stored_crc = Crc32(stored_crc, buf.data(), n);
+        off += n;
+      }
+      uint32_t crc = Crc32(0, head.data() + 4, kHeaderSize - 4);
+      crc = Crc32(crc, from.data(), from.size());
+      if (Crc32Combine(crc, stored_crc, old.val_len) != old.crc) {
+        return AtRecord(src, Status::Corruption("checksum mismatch"));
+      }
+      crc = Crc32(0, &w->records[start] + 4, kHeaderSize - 4);
+      crc = Crc32(crc, to.data(), to.size());
+      EncodeFixed32(&w->records[start], Crc32Combine(crc, stored_crc, old.val_len));
+      // The file stays readable through `file` even if a merge removes it.
+      ValueReader read = [file, stored_at](uint64_t off, size_t n, char* dst) {
+        return ReadExactly(*file, stored_at + off, n, dst);
+      };
+      w->streams.push_back(Stream{w->records.size(), old.val_len, stored_crc, std::move(read)});
+      w->stream_bytes += old.val_len;
+    }
+    KeydirEntry e = src;
+    e.flags = h.flags;
+    w->ops.push_back(PendingOp{LogOp::kPut, 0, to, e, static_cast<uint32_t>(rel),
+                               static_cast<uint32_t>(w->Size() - rel)});
+    return Status::OK();
+  }
+  return Status::IOError("data file for key vanished repeatedly");
+}
+
+Status DBImpl::AppendStreams(const Writer& w) {
+  std::vector<char> buf(kStreamChunk);
+  size_t pos = 0;  // bytes of w.records appended so far
+  uint64_t since_flush = 0;
+  for (const Stream& st : w.streams) {
+    Status s = active_->Append(std::string_view(w.records).substr(pos, st.at - pos));
+    if (!s.ok()) return s;
+    pos = st.at;
+    uint32_t crc = 0;
+    for (uint64_t off = 0; off < st.len;) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kStreamChunk, st.len - off));
+      s = st.read(off, n, buf.data());
+      if (!s.ok()) return s;
+      crc = Crc32(crc, buf.data(), n);
+      s = active_->Append(std::string_view(buf.data(), n));
+      if (!s.ok()) return s;
+      off += n;
+      // Let the background thread write the pages out as they pile up.
+      since_flush += n;
+      if (since_flush >= kFlushEvery) {
+        since_flush = 0;
+        std::lock_guard<std::mutex> l(bg_mu_);
+        flush_wanted_ = true;
+        bg_cv_.notify_one();
+      }
+    }
+    if (crc != st.crc) {
+      return Status::Corruption("a streamed value changed between its two reads");
+    }
+  }
+  return active_->Append(std::string_view(w.records).substr(pos));
+}
+
+}  // namespace internal
+}  // namespace bitgask

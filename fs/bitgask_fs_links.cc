@@ -1,0 +1,48 @@
+// BitgaskFs: symbolic links.  A symlink is a key whose mode is S_IFLNK|0777
+// and whose value is the target.  Hard links are refused (EPERM, in the op
+// table): a key has one name.
+#include <limits.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "bitgask_fs.h"
+#include "path_map.h"
+
+namespace bitgask {
+namespace fs {
+
+void BitgaskFs::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
+  if (std::strlen(target) >= PATH_MAX) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  std::lock_guard<std::mutex> ns(ns_mu_);
+  std::string ppath;
+  if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
+  if (std::strlen(name) > kMaxNameLen) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  if (!IsValidName(name)) return (void)fuse_reply_err(req, EINVAL);
+  const std::string path = JoinPath(ppath, name);
+  if (IsReserved(path)) return (void)fuse_reply_err(req, EPERM);
+  RecordMeta m;
+  if (Classify(path, &m) != Kind::kNone) return (void)fuse_reply_err(req, EEXIST);
+  WriteOptions wo;
+  wo.mode = S_IFLNK | 0777;
+  Status s = db_->Put(wo, path, target);
+  if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  ReplyEntry(req, path);
+}
+
+void BitgaskFs::Readlink(fuse_req_t req, fuse_ino_t ino) {
+  std::string path;
+  if (ControlFiles::Owns(ino) || !inodes_.Path(ino, &path))
+    return (void)fuse_reply_err(req, ControlFiles::Owns(ino) ? EINVAL : ENOENT);
+  RecordMeta m;
+  if (Classify(path, &m) != Kind::kFile) return (void)fuse_reply_err(req, EINVAL);
+  if ((m.mode & S_IFMT) != S_IFLNK) return (void)fuse_reply_err(req, EINVAL);
+  std::string target;
+  Status s = db_->Get(path, &target);
+  if (!s.ok()) return (void)fuse_reply_err(req, s.IsNotFound() ? ENOENT : s.errno_value());
+  fuse_reply_readlink(req, target.c_str());
+}
+
+}  // namespace fs
+}  // namespace bitgask

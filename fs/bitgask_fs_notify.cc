@@ -1,0 +1,32 @@
+// BitgaskFs::InvalidateKey: tells the kernel that another door changed a key.
+// Runs outside request handlers and holds none of BitgaskFs's locks while it
+// calls the notify functions (they may wait for requests in flight).
+#include "bitgask_fs.h"
+#include "path_map.h"
+
+namespace bitgask {
+namespace fs {
+
+void BitgaskFs::InvalidateKey(const std::string& key) {
+  fuse_session* se = session_.load();
+  if (se == nullptr) return;
+  std::string path;
+  bool is_marker;
+  if (!KeyPath(key, &path, &is_marker)) return;  // only in /.bitgask/unmapped (direct_io)
+  auto invalidate = [&](const std::string& p) {
+    const std::string parent = ParentPath(p);
+    if (const uint64_t pino = inodes_.Peek(parent)) {
+      const std::string name = p.substr(parent.empty() ? 0 : parent.size() + 1);
+      fuse_lowlevel_notify_inval_entry(se, pino, name.c_str(), name.size());
+    }
+    if (const uint64_t ino = inodes_.Peek(p)) fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+  };
+  // The path, then each ancestor that vanished with the key (a directory
+  // that existed only through it).
+  invalidate(path);
+  for (std::string p = ParentPath(path); !p.empty() && !DirExists(p); p = ParentPath(p))
+    invalidate(p);
+}
+
+}  // namespace fs
+}  // namespace bitgask

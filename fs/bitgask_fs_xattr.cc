@@ -1,0 +1,71 @@
+// BitgaskFs: extended attributes.  Only the expiry attributes of ttl_xattr.h
+// exist; this file resolves the inode and applies the rules for directories
+// and control files.
+#include <cerrno>
+
+#include "bitgask_fs.h"
+#include "ttl_xattr.h"
+
+namespace bitgask {
+namespace fs {
+
+int BitgaskFs::XattrTarget(fuse_ino_t ino, bool setting, std::string* key, Kind* kind) {
+  if (ControlFiles::Owns(ino)) return setting ? ENOTSUP : ENODATA;
+  if (!inodes_.Path(ino, key)) return ENOENT;
+  RecordMeta m;
+  *kind = Classify(*key, &m);
+  return *kind == Kind::kNone ? ENOENT : 0;
+}
+
+void BitgaskFs::Setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
+                         size_t size, int flags) {
+  std::string key;
+  Kind kind;
+  if (int err = XattrTarget(ino, true, &key, &kind)) return (void)fuse_reply_err(req, err);
+  // Directories have no expiry: a marker that expired would leave the
+  // directory to its children; refused rather than half-done.
+  if (kind == Kind::kDir) {
+    const std::string_view n(name);
+    return (void)fuse_reply_err(req, n == kTtlXattr || n == kExpiresXattr ? EPERM : ENOTSUP);
+  }
+  fuse_reply_err(req, SetTtlXattr(db_, key, name, std::string_view(value, size), flags));
+}
+
+void BitgaskFs::Getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  std::string key, value;
+  Kind kind;
+  if (int err = XattrTarget(ino, false, &key, &kind)) return (void)fuse_reply_err(req, err);
+  if (kind == Kind::kDir) return (void)fuse_reply_err(req, ENODATA);
+  if (int err = GetTtlXattr(db_, key, name, &value)) return (void)fuse_reply_err(req, err);
+  if (size == 0) return (void)fuse_reply_xattr(req, value.size());
+  if (size < value.size()) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, value.data(), value.size());
+}
+
+void BitgaskFs::Listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  std::string key, names;
+  Kind kind;
+  int err = XattrTarget(ino, false, &key, &kind);
+  if (err == ENODATA) err = 0;  // control files: no attributes
+  if (err != 0) return (void)fuse_reply_err(req, err);
+  if (!ControlFiles::Owns(ino) && kind == Kind::kFile) {
+    if (int e = ListTtlXattrs(db_, key, &names)) return (void)fuse_reply_err(req, e);
+  }
+  if (size == 0) return (void)fuse_reply_xattr(req, names.size());
+  if (size < names.size()) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, names.data(), names.size());
+}
+
+void BitgaskFs::Removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  std::string key;
+  Kind kind;
+  if (int err = XattrTarget(ino, true, &key, &kind)) return (void)fuse_reply_err(req, err);
+  if (kind == Kind::kDir) {
+    const std::string_view n(name);
+    return (void)fuse_reply_err(req, n == kTtlXattr || n == kExpiresXattr ? EPERM : ENOTSUP);
+  }
+  fuse_reply_err(req, RemoveTtlXattr(db_, key, name));
+}
+
+}  // namespace fs
+}  // namespace bitgask

@@ -1,0 +1,22 @@
+// FsOptions: how the filesystem presents keys (mount options uid=, gid=,
+// umask=).  Every file and directory is shown owned by uid:gid; umask bits
+// are cleared from the permissions shown (the stored mode is unchanged).
+#ifndef BITGASK_FS_FS_OPTIONS_H_
+#define BITGASK_FS_FS_OPTIONS_H_
+
+#include <sys/types.h>
+#include <unistd.h>
+
+namespace bitgask {
+namespace fs {
+
+struct FsOptions {
+  uid_t uid = getuid();
+  gid_t gid = getgid();
+  mode_t umask = 0;
+};
+
+}  // namespace fs
+}  // namespace bitgask
+
+#endif  // BITGASK_FS_FS_OPTIONS_H_
