@@ -6,9 +6,10 @@
 //     command", "NOAUTH Authentication required.", ...); engine failures are
 //     "ERR <Status::ToString()>". A bad request never changes the store.
 //   * Read-modify-write commands (INCR*, APPEND, SET NX/XX/GET, GETDEL,
-//     MSETNX, RENAME) are atomic against every other writer of the same DB,
-//     also writers outside this server (the filesystem): they run as
-//     optimistic transactions or conditional writes and retry on Conflict.
+//     MSETNX, SETNX, RENAME) are atomic against every other writer of the
+//     same DB, also writers outside this server (the filesystem): they run as
+//     optimistic transactions retried on Conflict, conditional writes, or
+//     one WriteBatch.
 //   * After a command changes a key, on_change(key) is called (an empty key
 //     means "every key": FLUSHDB/FLUSHALL), on the calling thread, after the
 //     change is in the store. written() tells the server a change happened

@@ -143,28 +143,21 @@ void CmdType(Call& c) { c.out.Simple(c.db()->Has(c.argv[1]) ? "string" : "none")
 void CmdRename(Call& c) {
   const std::string& src = c.argv[1];
   const std::string& dst = c.argv[2];
-  bool missing = false, failed = false;
-  Status s = RunTransaction(c.db(), [&](Transaction* t) {
-    std::string v;
-    Status g = t->Get(src, &v);
-    missing = g.IsNotFound();
-    if (!g.ok()) {
-      if (!missing) c.EngineError(g);
-      failed = !missing;
-      return false;
-    }
-    if (src == dst) return false;
-    t->Delete(src);
-    PutKeepingTTL(c.db(), t, dst, v, src);  // the source's expiry moves with it
-    return true;
-  });
-  if (failed) return;
-  if (missing) return c.out.Error("no such key");
-  if (!s.ok()) return c.EngineError(s);
-  if (src != dst) {
-    c.Changed(src);
-    c.Changed(dst);
+  if (src == dst) {
+    if (c.db()->Has(src)) return c.out.Ok();
+    return c.out.Error("no such key");
   }
+  // One atomic batch; Copy moves the value with its expiry (and mode bits)
+  // without reading it, and fails with NotFound, writing nothing, when src
+  // is absent.
+  WriteBatch batch;
+  batch.Copy(src, dst);
+  batch.Delete(src);
+  Status s = c.db()->Write(WriteOptions(), batch);
+  if (s.IsNotFound()) return c.out.Error("no such key");
+  if (!s.ok()) return c.EngineError(s);
+  c.Changed(src);
+  c.Changed(dst);
   c.out.Ok();
 }
 

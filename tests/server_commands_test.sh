@@ -101,6 +101,8 @@ expect "" get src
 expect v get dst
 ttl=$(cli ttl dst); [ "$ttl" -ge 98 ] || fail "RENAME lost the expiry: ttl $ttl"
 expect "ERR no such key" rename nope x
+expect OK rename dst dst
+expect v get dst
 
 # KEYS and SCAN with globs.
 expect OK flushdb
