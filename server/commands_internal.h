@@ -50,7 +50,7 @@ struct Call {
   DB* db() const { return st.db; }
   // Records that key changed (an empty key: every key) and tells on_change.
   void Changed(std::string_view key);
-  // Replies with an engine error; returns false so handlers can `return`.
+  // Replies "ERR <status>" for an engine failure.
   void EngineError(const Status& s);
 };
 

@@ -270,7 +270,7 @@ void CmdMGet(Call& c) {
 
 void CmdMSet(Call& c) {
   if (c.argv.size() % 2 == 0) {
-    c.out.Error("wrong number of arguments for '" + std::string("mset") + "' command");
+    c.out.Error("wrong number of arguments for 'mset' command");
     return;
   }
   WriteBatch batch;
