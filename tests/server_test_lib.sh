@@ -16,6 +16,11 @@ cleanup() {
   rm -rf "$SCRATCH"
 }
 trap cleanup EXIT
+# A signal (the harness's timeout, ^C, a closed output pipe) exits through
+# the EXIT trap too, so no daemon outlives the test.
+for sig in HUP INT PIPE TERM; do
+  trap "exit 1" "$sig"
+done
 
 fail() {
   echo "FAIL: $*" >&2
