@@ -1,0 +1,146 @@
+// Server embedded in another program (as the filesystem will use it): started
+// on an already-open DB, on_change called for every changed key, atomic INCR
+// against a writer outside the server, stopped with the DB still usable.
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bitgask/db.h"
+#include "test_util.h"
+
+namespace bitgask {
+namespace server {
+namespace {
+
+// A blocking RESP client: sends a request, reads `lines` reply lines.
+class Client {
+ public:
+  explicit Client(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  }
+  ~Client() { close(fd_); }
+  std::string Call(const std::string& request, int lines = 1) {
+    EXPECT_EQ(send(fd_, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+    std::string out;
+    char ch;
+    while (lines > 0 && recv(fd_, &ch, 1, 0) == 1) {
+      out.push_back(ch);
+      if (ch == '\n') --lines;
+    }
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+class ServerEmbedTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Options o;
+    o.sync_on_put = false;
+    o.sync_on_delete = false;
+    ASSERT_TRUE(DB::Open(dir_.path(), o, &db_).ok());
+  }
+  test::TempDir dir_{"server_embed_test"};
+  std::unique_ptr<DB> db_;
+};
+
+TEST_F(ServerEmbedTest, ServesAnOpenStoreAndReportsChanges) {
+  std::mutex mu;
+  std::vector<std::string> changed;
+  ServerOptions so;
+  so.addr = "127.0.0.1:0";
+  so.on_change = [&](std::string_view key) {
+    std::lock_guard<std::mutex> l(mu);
+    changed.emplace_back(key);
+  };
+  Server server(db_.get(), so);
+  ASSERT_TRUE(server.Start().ok());
+  ASSERT_GT(server.port(), 0);
+  {
+    Client c(server.port());
+    EXPECT_EQ(c.Call("SET a 1\r\n"), "+OK\r\n");
+    EXPECT_EQ(c.Call("GET a\r\n", 2), "$1\r\n1\r\n");
+    EXPECT_EQ(c.Call("DEL a nope\r\n"), ":1\r\n");
+    EXPECT_EQ(c.Call("GET nope\r\n"), "$-1\r\n");  // a read changes nothing
+    EXPECT_EQ(c.Call("FLUSHALL\r\n"), "+OK\r\n");
+  }
+  {
+    std::lock_guard<std::mutex> l(mu);
+    EXPECT_EQ(changed, (std::vector<std::string>{"a", "a", ""}));
+  }
+  // Writes made beside the server are seen by it.
+  ASSERT_TRUE(db_->Put("outside", "x").ok());
+  {
+    Client c(server.port());
+    EXPECT_EQ(c.Call("GET outside\r\n", 2), "$1\r\nx\r\n");
+  }
+  server.Stop();
+  server.Wait();
+  // The store stays open and usable after the server stopped.
+  std::string v;
+  EXPECT_TRUE(db_->Get("outside", &v).ok());
+}
+
+TEST_F(ServerEmbedTest, IncrIsAtomicAgainstWritersOutsideTheServer) {
+  ServerOptions so;
+  so.addr = "127.0.0.1:0";
+  Server server(db_.get(), so);
+  ASSERT_TRUE(server.Start().ok());
+  constexpr int kEach = 500;
+  // Another thread increments the same key with compare-and-swap, as the
+  // filesystem or another program might.
+  std::thread outside([&] {
+    for (int done = 0; done < kEach;) {
+      std::string v;
+      Status s = db_->Get("n", &v);
+      if (s.IsNotFound()) {
+        if (db_->PutIfAbsent("n", "1").ok()) ++done;
+      } else if (db_->CompareAndSwap("n", v, std::to_string(std::stoll(v) + 1)).ok()) {
+        ++done;
+      }
+    }
+  });
+  {
+    Client c(server.port());
+    for (int i = 0; i < kEach; ++i) {
+      std::string r = c.Call("INCR n\r\n");
+      ASSERT_EQ(r[0], ':') << r;
+    }
+  }
+  outside.join();
+  std::string v;
+  ASSERT_TRUE(db_->Get("n", &v).ok());
+  EXPECT_EQ(v, std::to_string(2 * kEach));
+}
+
+TEST_F(ServerEmbedTest, RefusesAnUnprotectedPublicAddress) {
+  ServerOptions so;
+  so.addr = "0.0.0.0:0";
+  Server server(db_.get(), so);
+  Status s = server.Start();
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+  EXPECT_NE(s.message().find("protected mode"), std::string::npos);
+  so.requirepass = "pw";
+  Server allowed(db_.get(), so);
+  EXPECT_TRUE(allowed.Start().ok());
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace bitgask
