@@ -72,7 +72,7 @@ class BitgaskFs {
   // another door changed key.  Call it from outside the FUSE request handlers
   // (e.g. the server's thread) with no lock of this class held: the kernel may
   // wait on requests in flight.  A no-op before SetSession or for keys that
-  // are not shown at a path.
+  // are not shown at a path.  An empty key means every key changed.
   void InvalidateKey(const std::string& key);
 
   // The operation table; userdata for fuse_session_new must be `this`.

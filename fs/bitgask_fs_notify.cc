@@ -10,6 +10,18 @@ namespace fs {
 void BitgaskFs::InvalidateKey(const std::string& key) {
   fuse_session* se = session_.load();
   if (se == nullptr) return;
+  if (key.empty()) {  // every key changed (FLUSHALL): forget everything cached
+    for (const auto& [ino, p] : inodes_.Attached()) {
+      if (p.empty()) continue;  // the root stays
+      const std::string parent = ParentPath(p);
+      const std::string name = p.substr(parent.empty() ? 0 : parent.size() + 1);
+      if (const uint64_t pino = inodes_.Peek(parent))
+        fuse_lowlevel_notify_inval_entry(se, pino, name.c_str(), name.size());
+      fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+    }
+    fuse_lowlevel_notify_inval_inode(se, InodeTable::kRootIno, 0, 0);
+    return;
+  }
   std::string path;
   bool is_marker;
   if (!KeyPath(key, &path, &is_marker)) return;  // only in /.bitgask/unmapped (direct_io)

@@ -111,6 +111,14 @@ void InodeTable::Rename(const std::string& from, const std::string& to) {
   }
 }
 
+std::vector<std::pair<uint64_t, std::string>> InodeTable::Attached() const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  std::vector<std::pair<uint64_t, std::string>> out;
+  out.reserve(by_path_.size());
+  for (const auto& kv : by_path_) out.emplace_back(kv.second, kv.first);
+  return out;
+}
+
 size_t InodeTable::Size() const {
   std::shared_lock<std::shared_mutex> l(mu_);
   return by_ino_.size();

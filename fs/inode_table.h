@@ -20,6 +20,8 @@
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace bitgask {
 namespace fs {
@@ -44,6 +46,8 @@ class InodeTable {
   bool LastMode(uint64_t ino, uint32_t* mode) const;
   void Rename(const std::string& from, const std::string& to);
   size_t Size() const;
+  // Every attached inode and its path (for invalidating everything).
+  std::vector<std::pair<uint64_t, std::string>> Attached() const;
 
  private:
   struct Entry {

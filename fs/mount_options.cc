@@ -84,6 +84,14 @@ bool ParseMountOptions(const std::string& list, MountOptions* out, std::string* 
       out->nonempty = true;
       continue;
     }
+    if (has_value && (name == "resp" || name == "resp_requirepass")) {
+      if (value.empty()) {
+        *error = "bad value for " + name + ": empty";
+        return false;
+      }
+      (name == "resp" ? out->resp_addr : out->resp_requirepass) = value;
+      continue;
+    }
     std::string bad;
     if (has_value && ParsePresentation(name, value, &out->fs, &bad)) {
       if (bad.empty()) continue;

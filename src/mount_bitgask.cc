@@ -27,11 +27,13 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../fs/bitgask_fs.h"
 #include "../fs/fs_log.h"
 #include "../fs/mount_options.h"
+#include "../server/server.h"
 #include "bitgask/db.h"
 
 namespace {
@@ -114,6 +116,34 @@ int Serve(const std::string& store, const std::string& mnt, const bitgask::fs::M
   }
   bitgask::fs::BitgaskFs fs(db.get(), store, mo.fs);
 
+  // The Redis protocol from this process too (the store's lock allows one
+  // process): every key it changes is invalidated in the kernel's caches.
+  std::unique_ptr<bitgask::server::Server> resp;
+  if (!mo.resp_addr.empty()) {
+    bitgask::server::ServerOptions so;
+    so.addr = mo.resp_addr;
+    so.requirepass = mo.resp_requirepass;
+    so.store_path = store;
+    so.on_change = [&fs](std::string_view key) { fs.InvalidateKey(std::string(key)); };
+    resp = std::make_unique<bitgask::server::Server>(db.get(), so);
+    s = resp->Start();
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s: cannot serve RESP on %s: %s\n", kProg, mo.resp_addr.c_str(),
+                   s.message().c_str());
+      resp.reset();
+      db->Close();
+      Report(status_fd, '1');
+      return 1;
+    }
+  }
+  auto stop_resp = [&resp] {
+    if (resp) {
+      resp->Stop();
+      resp->Wait();
+      resp.reset();
+    }
+  };
+
   std::string opts = "fsname=bitgask:" + Escape(store) + ",subtype=bitgask";
   for (auto& o : mo.fuse) opts += "," + o;
   std::vector<std::string> argv_s = {kProg, "-o", opts};
@@ -126,6 +156,7 @@ int Serve(const std::string& store, const std::string& mnt, const bitgask::fs::M
                                       sizeof(fuse_lowlevel_ops), &fs);
   if (se == nullptr) {
     std::fprintf(stderr, "%s: cannot create the FUSE session\n", kProg);
+    stop_resp();
     db->Close();
     Report(status_fd, '1');
     return 1;
@@ -134,6 +165,7 @@ int Serve(const std::string& store, const std::string& mnt, const bitgask::fs::M
   if (fuse_set_signal_handlers(se) != 0) {
     std::fprintf(stderr, "%s: cannot set signal handlers\n", kProg);
     fuse_session_destroy(se);
+    stop_resp();
     db->Close();
     Report(status_fd, '1');
     return 1;
@@ -142,6 +174,7 @@ int Serve(const std::string& store, const std::string& mnt, const bitgask::fs::M
     std::fprintf(stderr, "%s: cannot mount on %s (see the message above)\n", kProg, mnt.c_str());
     fuse_remove_signal_handlers(se);
     fuse_session_destroy(se);
+    stop_resp();
     db->Close();
     Report(status_fd, '1');
     return 1;
@@ -166,6 +199,7 @@ int Serve(const std::string& store, const std::string& mnt, const bitgask::fs::M
   cfg.max_idle_threads = 10;
   int rc = fuse_session_loop_mt(se, &cfg);
 
+  stop_resp();  // before the session goes: its on_change notifies the kernel
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fs.SetSession(nullptr);
