@@ -21,7 +21,8 @@ bool ApplyEngineFlag(Options* o, std::string_view flag, std::string_view value,
                      std::string* error) {
   const std::string option = OptionForFlagName(flag);
   const auto& names = OptionNames();
-  if (std::find(names.begin(), names.end(), option) == names.end()) {
+  if (flag.find('_') != std::string_view::npos ||
+      std::find(names.begin(), names.end(), option) == names.end()) {
     *error = "unknown flag --" + std::string(flag);
     return false;
   }
