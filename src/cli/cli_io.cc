@@ -31,11 +31,19 @@ bool WriteOut(std::string_view bytes) {
 }
 
 bool FinishOut(std::string* error) {
+  // A failed fwrite sets the stream's error flag, so this catches it too.
   if (std::fflush(stdout) != 0 || std::ferror(stdout)) {
-    *error = std::string("writing standard output: ") + std::strerror(errno);
+    *error = std::string("writing standard output: ") + std::strerror(errno != 0 ? errno : EIO);
     return false;
   }
   return true;
+}
+
+int PrintOut(std::string_view bytes) {
+  std::string error;
+  WriteOut(bytes);  // a failure shows in FinishOut
+  if (!FinishOut(&error)) return Fail(error);
+  return 0;
 }
 
 std::string ShowBytes(std::string_view bytes, size_t max_len) {

@@ -16,8 +16,10 @@ namespace cli {
 bool ReadAll(int fd, std::string* out, std::string* error);
 // Writes bytes to stdout (buffered). False once stdout has failed.
 bool WriteOut(std::string_view bytes);
-// Flushes stdout; false (and *error) when any earlier write failed.
+// Flushes stdout; false (and *error) when it or any earlier write failed.
 bool FinishOut(std::string* error);
+// WriteOut and FinishOut: 0, or 1 with the message printed (Fail).
+int PrintOut(std::string_view bytes);
 
 // The bytes as printable ASCII for messages: printable characters as they
 // are, backslash as "\\", anything else as "\xNN". Long input is cut at

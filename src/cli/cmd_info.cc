@@ -16,11 +16,7 @@ namespace bitgask {
 namespace cli {
 namespace {
 
-int PrintLine(const std::string& line) {
-  std::string error;
-  if (!WriteOut(line) || !WriteOut("\n") || !FinishOut(&error)) return Fail(error);
-  return 0;
-}
+int PrintLine(const std::string& line) { return PrintOut(line + "\n"); }
 
 int Stats(const CliContext& ctx) {
   std::unique_ptr<DB> db;

@@ -30,15 +30,9 @@ int Get(const CliContext& ctx, const std::string& key) {
   if (!OpenStore(ctx, Access::kMustExist, &db)) return 1;
   std::string value;
   Status s = db->Get(key, &value);
-  int rc = 0;
-  if (s.IsNotFound()) {
-    rc = NotFound(key);
-  } else if (!s.ok()) {
-    rc = FailStatus("get " + ShowBytes(key), s);
-  } else {
-    std::string error;
-    if (!WriteOut(value) || !FinishOut(&error)) rc = Fail(error);
-  }
+  int rc = s.IsNotFound() ? NotFound(key)
+           : s.ok()       ? PrintOut(value)
+                          : FailStatus("get " + ShowBytes(key), s);
   return CloseStore(db.get(), rc);
 }
 
@@ -76,10 +70,8 @@ int Exists(const CliContext& ctx, const std::string& key) {
   std::unique_ptr<DB> db;
   if (!OpenStore(ctx, Access::kMustExist, &db)) return 1;
   const bool has = db->Has(key);
-  std::string error;
-  int rc = has ? 0 : 1;
-  if (!WriteOut(has ? "1\n" : "0\n") || !FinishOut(&error)) rc = Fail(error);
-  return CloseStore(db.get(), rc);
+  int rc = PrintOut(has ? "1\n" : "0\n");
+  return CloseStore(db.get(), rc != 0 ? rc : has ? 0 : 1);
 }
 
 // Seconds KEY has left, rounded up so a live key never shows 0; -1 when it
@@ -98,15 +90,11 @@ int Ttl(const CliContext& ctx, const std::string& key) {
   if (!OpenStore(ctx, Access::kMustExist, &db)) return 1;
   RecordMeta meta;
   Status s = db->Meta(key, &meta);
-  if (!s.ok() && !s.IsNotFound()) return CloseStore(db.get(), FailStatus("ttl " + ShowBytes(key), s));
+  if (!s.ok() && !s.IsNotFound())
+    return CloseStore(db.get(), FailStatus("ttl " + ShowBytes(key), s));
   const int64_t seconds = s.ok() ? SecondsLeft(meta) : -2;
-  std::string error;
-  int rc = 0;
-  if (!WriteOut(std::to_string(seconds) + "\n") || !FinishOut(&error)) {
-    rc = Fail(error);
-  } else if (seconds == -2) {
-    rc = NotFound(key);
-  }
+  int rc = PrintOut(std::to_string(seconds) + "\n");
+  if (rc == 0 && seconds == -2) rc = NotFound(key);
   return CloseStore(db.get(), rc);
 }
 
@@ -122,8 +110,7 @@ int Persist(const CliContext& ctx, const std::string& key) {
   std::unique_ptr<DB> db;
   if (!OpenStore(ctx, Access::kMustExist, &db)) return 1;
   Status s = db->Persist(key);
-  int rc =
-      s.IsNotFound() ? NotFound(key) : s.ok() ? 0 : FailStatus("persist " + ShowBytes(key), s);
+  int rc = s.IsNotFound() ? NotFound(key) : s.ok() ? 0 : FailStatus("persist " + ShowBytes(key), s);
   return CloseStore(db.get(), rc);
 }
 
@@ -172,8 +159,7 @@ void AddKeyCommands(CLI::App* app, CliContext* ctx) {
                                          "seconds, or a duration such as 10m or 2h")
       ->required();
 
-  AddCommand(app, ctx, "persist", "Remove KEY's expiry",
-             [ctx, key] { return Persist(*ctx, *key); })
+  AddCommand(app, ctx, "persist", "Remove KEY's expiry", [ctx, key] { return Persist(*ctx, *key); })
       ->add_option("KEY", *key, kKeyHelp)
       ->required();
 }

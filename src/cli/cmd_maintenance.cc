@@ -20,12 +20,6 @@ namespace bitgask {
 namespace cli {
 namespace {
 
-int PrintLines(const std::string& text) {
-  std::string error;
-  if (!WriteOut(text) || !FinishOut(&error)) return Fail(error);
-  return 0;
-}
-
 // "512 B", "3.2 KiB", "64.0 MiB", "1.5 GiB".
 std::string Bytes(uint64_t bytes) {
   static const char* const kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
@@ -78,10 +72,9 @@ int Merge(const CliContext& ctx, bool force) {
   } else {
     text = "merged " + std::to_string(r.files_in) + " file(s), " + Bytes(r.bytes_in) + ", into " +
            std::to_string(r.files_out) + " file(s), " + Bytes(r.bytes_out) + ": " +
-           std::to_string(r.records_copied) + " record(s) copied in " + Seconds(r.seconds) +
-           "\n";
+           std::to_string(r.records_copied) + " record(s) copied in " + Seconds(r.seconds) + "\n";
   }
-  return CloseStore(db.get(), PrintLines(text));
+  return CloseStore(db.get(), PrintOut(text));
 }
 
 int Gc(const CliContext& ctx) {
@@ -89,7 +82,7 @@ int Gc(const CliContext& ctx) {
   if (!OpenStore(ctx, Access::kMustExist, &db)) return 1;
   uint64_t removed = 0;
   Status s = db->RunGC(&removed);
-  int rc = s.ok() ? PrintLines("removed " + std::to_string(removed) + " expired key(s)\n")
+  int rc = s.ok() ? PrintOut("removed " + std::to_string(removed) + " expired key(s)\n")
                   : FailStatus("gc", s);
   return CloseStore(db.get(), rc);
 }
@@ -122,7 +115,7 @@ int Backup(const CliContext& ctx, const std::string& dest) {
     Progress progress("backup");
     s = db->Backup(dest);
   }
-  int rc = s.ok() ? PrintLines("backup of " + ctx.dir + " written to " + dest + "\n")
+  int rc = s.ok() ? PrintOut("backup of " + ctx.dir + " written to " + dest + "\n")
                   : FailStatus("backup", s);
   return CloseStore(db.get(), rc);
 }
@@ -150,14 +143,14 @@ int DeleteAll(const CliContext& ctx, bool yes) {
     return CloseStore(db.get(), Fail("delete-all: not confirmed; nothing deleted"));
   }
   s = db->DeleteAll();
-  int rc = s.ok() ? PrintLines("deleted " + std::to_string(st.keys) + " key(s)\n")
+  int rc = s.ok() ? PrintOut("deleted " + std::to_string(st.keys) + " key(s)\n")
                   : FailStatus("delete-all", s);
   return CloseStore(db.get(), rc);
 }
 
 std::string ProblemLine(const char* kind, const ValidateReport::Problem& p) {
-  return std::string(kind) + ": " + p.file + " offset " + std::to_string(p.offset) + ": " +
-         p.what + "\n";
+  return std::string(kind) + ": " + p.file + " offset " + std::to_string(p.offset) + ": " + p.what +
+         "\n";
 }
 
 int Validate(const CliContext& ctx) {
@@ -183,7 +176,7 @@ int Validate(const CliContext& ctx) {
     text += "damaged: " + std::to_string(report.corrupt.size() + report.hint_problems.size()) +
             " problem(s); `bitgask repair` salvages every readable record\n";
   }
-  int rc = PrintLines(text);
+  int rc = PrintOut(text);
   return rc != 0 ? rc : report.ok() ? 0 : 1;
 }
 
@@ -204,7 +197,7 @@ int Repair(const CliContext& ctx) {
                      std::to_string(r.damaged_regions) + " damaged region(s), " +
                      std::to_string(r.bytes_dropped) + " byte(s) dropped\n";
   for (const auto& n : r.notes) text += "note: " + n + "\n";
-  return PrintLines(text);
+  return PrintOut(text);
 }
 
 }  // namespace
@@ -222,9 +215,9 @@ void AddMaintenanceCommands(CLI::App* app, CliContext* ctx) {
              [ctx, dest] { return Backup(*ctx, *dest); })
       ->add_option("DEST", *dest, "an absent or empty directory")
       ->required();
-  AddCommand(app, ctx, "delete-all", "Remove every key (asks first unless --yes)",
-             [ctx, yes] { return DeleteAll(*ctx, *yes); })
-      ->add_flag("-y,--yes", *yes, "do not ask");
+  AddCommand(app, ctx, "delete-all", "Remove every key (asks first unless --yes)", [ctx, yes] {
+    return DeleteAll(*ctx, *yes);
+  })->add_flag("-y,--yes", *yes, "do not ask");
   AddCommand(app, ctx, "validate",
              "Check every record and hint file; exit 1 when anything is damaged",
              [ctx] { return Validate(*ctx); });

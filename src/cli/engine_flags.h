@@ -24,8 +24,7 @@ std::string OptionForFlagName(std::string_view flag);
 
 // Applies "--<flag>=<value>" to *o. On error leaves *o unchanged and sets
 // *error to a one-line message naming the flag (not the engine's name).
-bool ApplyEngineFlag(Options* o, std::string_view flag, std::string_view value,
-                     std::string* error);
+bool ApplyEngineFlag(Options* o, std::string_view flag, std::string_view value, std::string* error);
 
 // A duration in the options' syntax ("30", "30s", "500ms", "10m", "2h"; a
 // bare number is seconds) into *out. False (and *error) on bad text.
