@@ -20,7 +20,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-fail() { echo "FAIL: $*"; echo "--- stdout:"; cat "$TMP/out"; echo "--- stderr:"; cat "$TMP/err"; exit 1; }
+# fail MESSAGE: reports the last command's output (non-text bytes shown by cat -v).
+fail() {
+  echo "FAIL: $*"
+  echo "--- stdout of the last command:"; head -c 2000 "$TMP/out" | cat -v
+  echo "--- stderr:"; cat -v "$TMP/err"
+  exit 1
+}
 check() { echo "check: $*"; }
 
 # run WANT_RC ARGS...: runs bitgask with stdin from /dev/null, stdout in
@@ -279,6 +285,8 @@ out_has "^corrupt: .*000000001.data offset 0: "
 out_has "^damaged: "
 err_empty
 run 1 get k1 --dir "$C"
+err_has "get k1: Corruption: .*000000001.data offset 0"
+one_line_err
 run 0 get k2 --dir "$C"
 cmp "$TMP/v1k" "$TMP/out" || fail "k2 changed"
 run 0 repair --dir "$C"
