@@ -1,7 +1,6 @@
 #include "json_out.h"
 
 #include <algorithm>
-#include <ctime>
 
 #include <nlohmann/json.hpp>
 
@@ -16,15 +15,6 @@ std::string Dump(const nlohmann::ordered_json& j) {
 
 }  // namespace
 
-std::string Rfc3339(int64_t unix_ns) {
-  std::time_t secs = static_cast<std::time_t>(unix_ns / 1000000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string StatsJson(const std::string& dir, const DBStats& st) {
   nlohmann::ordered_json j;
   j["store"] = dir;
@@ -37,7 +27,7 @@ std::string StatsJson(const std::string& dir, const DBStats& st) {
   j["data_files"] = st.data_files;
   j["keydir_bytes"] = st.keydir_bytes;
   if (st.last_merge_unix_ns != 0) {
-    j["last_merge"] = Rfc3339(st.last_merge_unix_ns);
+    j["last_merge"] = st.last_merge_unix_ns / 1000000000;
   } else {
     j["last_merge"] = nullptr;
   }

@@ -1,6 +1,8 @@
 // json_out: the JSON documents of `bitgask stats` and `bitgask reclaimable`.
 //
-// Contract: one JSON object per call, on one line, keys in a fixed order.
+// Contract: one JSON object per call, on one line, keys in a fixed order;
+// the field names and units are those of the mount's .bitgask/stats file
+// (last_merge in Unix seconds, null when never).
 // Strings from the store (directory names, merge status) may hold any bytes:
 // bytes that are not valid UTF-8 become U+FFFD, so the output is always valid
 // JSON. Built with nlohmann::json. Pure: no I/O.
@@ -17,9 +19,6 @@ namespace cli {
 
 std::string StatsJson(const std::string& dir, const DBStats& stats);
 std::string ReclaimableJson(uint64_t dead_bytes, uint64_t total_bytes, double ratio);
-
-// "2024-05-01T12:00:00Z" (UTC, whole seconds) for a time in Unix nanoseconds.
-std::string Rfc3339(int64_t unix_ns);
 
 }  // namespace cli
 }  // namespace bitgask
