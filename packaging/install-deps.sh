@@ -20,6 +20,8 @@ PACKAGES=(
   # engine libraries (snappy compression, spdlog+fmt logging, CLI11, zlib crc32,
   # xxhash for the content digest)
   libsnappy-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev libxxhash-dev
+  # the command line's JSON output (header-only)
+  nlohmann-json3-dev
   # unit tests
   libgtest-dev libgmock-dev
   # tools used by tests and `make run`: setfattr/getfattr, fuser, ps/pgrep, git, rsync
