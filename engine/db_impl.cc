@@ -66,6 +66,13 @@ Status DBImpl::Recover() {
     if (!s.ok()) return s;
   }
 
+  // A directory without data/ holds no store: refuse before leaving a LOCK
+  // or data/ behind when told not to create one.
+  if ((!options_.create_if_missing || options_.error_if_missing) &&
+      !env_->FileExists(data_dir_)) {
+    return Status::InvalidArgument(root_ + ": no such store");
+  }
+
   // The lock, retried until lock_timeout.
   const int64_t deadline = env_->NowUnixNanos() +
       std::chrono::duration_cast<std::chrono::nanoseconds>(options_.lock_timeout).count();

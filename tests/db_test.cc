@@ -280,7 +280,7 @@ TEST_F(DBTest, ErrorIfMissingRefusesNewStore) {
   ASSERT_TRUE(fs::create_directory(root_));
   s = TryOpen();
   EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
-  EXPECT_FALSE(fs::exists(data_dir_ + "/bitgask.meta"));
+  EXPECT_TRUE(fs::is_empty(root_)) << "a refused open must leave the directory as it was";
 }
 
 TEST_F(DBTest, ExistingStoreOpensWithoutCreateOrWithErrorIfMissing) {
