@@ -79,7 +79,7 @@ BitgaskFs::BitgaskFs(DB* db, std::string store_path, const FsOptions& options)
       options_(options),
       mount_time_ns_(NowNs()),
       view_(db),
-      ctl_(db, &view_, options) {}
+      ctl_(db, &view_, store_path_, options) {}
 
 // ---------------------------------------------------------------- helpers
 
