@@ -79,7 +79,7 @@ BitgaskFs::BitgaskFs(DB* db, std::string store_path, const FsOptions& options)
       options_(options),
       mount_time_ns_(NowNs()),
       view_(db),
-      ctl_(db, &view_, options) {}
+      ctl_(db, &view_, store_path_, options) {}
 
 // ---------------------------------------------------------------- helpers
 
@@ -410,32 +410,43 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
   fuse_reply_attr(req, &st, timeout);
 }
 
-void BitgaskFs::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
-  if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
-  std::lock_guard<std::mutex> ns(ns_mu_);
+int BitgaskFs::ChildPath(fuse_ino_t parent, const char* name, int bad_name, std::string* path) {
   std::string ppath;
-  if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
-  if (std::strlen(name) > kMaxNameLen) return (void)fuse_reply_err(req, ENAMETOOLONG);
-  if (!IsValidName(name)) return (void)fuse_reply_err(req, EINVAL);
-  const std::string path = JoinPath(ppath, name);
-  if (IsReserved(path)) return (void)fuse_reply_err(req, EPERM);
+  if (!inodes_.Path(parent, &ppath)) return ENOENT;
+  if (!IsValidName(name)) return bad_name;
+  *path = JoinPath(ppath, name);
+  return IsReserved(*path) ? EPERM : 0;
+}
+
+int BitgaskFs::NewChildPath(fuse_ino_t parent, const char* name, std::string* path) {
+  if (int err = ChildPath(parent, name, EINVAL, path)) return err;
+  return std::strlen(name) > kMaxNameLen ? ENAMETOOLONG : 0;
+}
+
+void BitgaskFs::MakeAndReply(fuse_req_t req, const std::string& path, const std::string& key,
+                             uint16_t mode, std::string_view value) {
   RecordMeta m;
   if (Classify(path, &m) != Kind::kNone) return (void)fuse_reply_err(req, EEXIST);
   WriteOptions wo;
-  wo.mode = S_IFDIR | (mode & 07777);
-  Status s = db_->Put(wo, DirMarker(path), "");
+  wo.mode = mode;
+  Status s = db_->Put(wo, key, value);
   if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
   ReplyEntry(req, path);
+}
+
+void BitgaskFs::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
+  std::lock_guard<std::mutex> ns(ns_mu_);
+  std::string path;
+  if (int err = NewChildPath(parent, name, &path)) return (void)fuse_reply_err(req, err);
+  MakeAndReply(req, path, DirMarker(path), S_IFDIR | (mode & 07777), "");
 }
 
 void BitgaskFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
   std::lock_guard<std::mutex> ns(ns_mu_);
-  std::string ppath;
-  if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
-  if (!IsValidName(name)) return (void)fuse_reply_err(req, ENOENT);
-  const std::string path = JoinPath(ppath, name);
-  if (IsReserved(path)) return (void)fuse_reply_err(req, EPERM);
+  std::string path;
+  if (int err = ChildPath(parent, name, ENOENT, &path)) return (void)fuse_reply_err(req, err);
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
@@ -447,11 +458,8 @@ void BitgaskFs::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void BitgaskFs::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
   std::lock_guard<std::mutex> ns(ns_mu_);
-  std::string ppath;
-  if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
-  if (!IsValidName(name)) return (void)fuse_reply_err(req, EINVAL);
-  const std::string path = JoinPath(ppath, name);
-  if (IsReserved(path)) return (void)fuse_reply_err(req, EPERM);
+  std::string path;
+  if (int err = ChildPath(parent, name, EINVAL, &path)) return (void)fuse_reply_err(req, err);
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return (void)fuse_reply_err(req, ENOENT);
@@ -566,12 +574,7 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   uint16_t stored_mode;  // as kept with the key (the umask only changes what stat shows)
   {
     std::lock_guard<std::mutex> ns(ns_mu_);
-    std::string ppath;
-    if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
-    if (std::strlen(name) > kMaxNameLen) return (void)fuse_reply_err(req, ENAMETOOLONG);
-    if (!IsValidName(name)) return (void)fuse_reply_err(req, EINVAL);
-    path = JoinPath(ppath, name);
-    if (IsReserved(path)) return (void)fuse_reply_err(req, EPERM);
+    if (int err = NewChildPath(parent, name, &path)) return (void)fuse_reply_err(req, err);
     RecordMeta m;
     Kind kind = Classify(path, &m);
     if (kind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);

@@ -129,6 +129,18 @@ class BitgaskFs {
   // ENOTSUP when `setting`, else ENODATA).
   int XattrTarget(fuse_ino_t ino, bool setting, std::string* key, Kind* kind);
   void ReplyEntry(fuse_req_t req, const std::string& path);
+  // Sets *path to name in directory parent; returns 0 or the errno that
+  // refuses it: ENOENT (parent unknown), bad_name (name is not one a key
+  // can hold), EPERM (the reserved /.bitgask).  REQUIRES: ns_mu_ held.
+  int ChildPath(fuse_ino_t parent, const char* name, int bad_name, std::string* path);
+  // ChildPath for a name to create: a bad name is EINVAL, one longer than
+  // kMaxNameLen ENAMETOOLONG.  REQUIRES: ns_mu_ held.
+  int NewChildPath(fuse_ino_t parent, const char* name, std::string* path);
+  // Mkdir and symlink: unless path exists (EEXIST), puts key (the
+  // directory's marker, or path itself) with mode and value, replies with
+  // path's entry.  REQUIRES: ns_mu_ held.
+  void MakeAndReply(fuse_req_t req, const std::string& path, const std::string& key,
+                    uint16_t mode, std::string_view value);
   // Adds a Put of path's parent marker to batch when the parent has none.
   void KeepParent(const std::string& path, WriteBatch* batch);
   // Unlink and rmdir: deletes `key` (the file, or the directory's marker) in

@@ -7,7 +7,6 @@
 #include <cstring>
 
 #include "bitgask_fs.h"
-#include "path_map.h"
 
 namespace bitgask {
 namespace fs {
@@ -16,19 +15,9 @@ void BitgaskFs::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, c
   if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
   if (std::strlen(target) >= PATH_MAX) return (void)fuse_reply_err(req, ENAMETOOLONG);
   std::lock_guard<std::mutex> ns(ns_mu_);
-  std::string ppath;
-  if (!inodes_.Path(parent, &ppath)) return (void)fuse_reply_err(req, ENOENT);
-  if (std::strlen(name) > kMaxNameLen) return (void)fuse_reply_err(req, ENAMETOOLONG);
-  if (!IsValidName(name)) return (void)fuse_reply_err(req, EINVAL);
-  const std::string path = JoinPath(ppath, name);
-  if (IsReserved(path)) return (void)fuse_reply_err(req, EPERM);
-  RecordMeta m;
-  if (Classify(path, &m) != Kind::kNone) return (void)fuse_reply_err(req, EEXIST);
-  WriteOptions wo;
-  wo.mode = S_IFLNK | 0777;
-  Status s = db_->Put(wo, path, target);
-  if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
-  ReplyEntry(req, path);
+  std::string path;
+  if (int err = NewChildPath(parent, name, &path)) return (void)fuse_reply_err(req, err);
+  MakeAndReply(req, path, path, S_IFLNK | 0777, target);
 }
 
 void BitgaskFs::Readlink(fuse_req_t req, fuse_ino_t ino) {

@@ -8,6 +8,24 @@
 
 namespace bitgask {
 namespace fs {
+namespace {
+
+// The errno for setting or removing attribute NAME of a directory.
+// Directories have no expiry: a marker that expired would leave the
+// directory to its children; refused rather than half-done.
+int DirXattrChangeErrno(std::string_view name) {
+  return name == kTtlXattr || name == kExpiresXattr ? EPERM : ENOTSUP;
+}
+
+// Replies to getxattr/listxattr with bytes: their size when the caller's
+// buffer size is 0 (a size query), ERANGE when they do not fit.
+void ReplyXattr(fuse_req_t req, const std::string& bytes, size_t size) {
+  if (size == 0) return (void)fuse_reply_xattr(req, bytes.size());
+  if (size < bytes.size()) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, bytes.data(), bytes.size());
+}
+
+}  // namespace
 
 int BitgaskFs::XattrTarget(fuse_ino_t ino, bool setting, std::string* key, Kind* kind) {
   if (ControlFiles::Owns(ino)) return setting ? ENOTSUP : ENODATA;
@@ -22,12 +40,7 @@ void BitgaskFs::Setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const
   std::string key;
   Kind kind;
   if (int err = XattrTarget(ino, true, &key, &kind)) return (void)fuse_reply_err(req, err);
-  // Directories have no expiry: a marker that expired would leave the
-  // directory to its children; refused rather than half-done.
-  if (kind == Kind::kDir) {
-    const std::string_view n(name);
-    return (void)fuse_reply_err(req, n == kTtlXattr || n == kExpiresXattr ? EPERM : ENOTSUP);
-  }
+  if (kind == Kind::kDir) return (void)fuse_reply_err(req, DirXattrChangeErrno(name));
   fuse_reply_err(req, SetTtlXattr(db_, key, name, std::string_view(value, size), flags));
 }
 
@@ -37,9 +50,7 @@ void BitgaskFs::Getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_
   if (int err = XattrTarget(ino, false, &key, &kind)) return (void)fuse_reply_err(req, err);
   if (kind == Kind::kDir) return (void)fuse_reply_err(req, ENODATA);
   if (int err = GetTtlXattr(db_, key, name, &value)) return (void)fuse_reply_err(req, err);
-  if (size == 0) return (void)fuse_reply_xattr(req, value.size());
-  if (size < value.size()) return (void)fuse_reply_err(req, ERANGE);
-  fuse_reply_buf(req, value.data(), value.size());
+  ReplyXattr(req, value, size);
 }
 
 void BitgaskFs::Listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
@@ -51,19 +62,14 @@ void BitgaskFs::Listxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   if (!ControlFiles::Owns(ino) && kind == Kind::kFile) {
     if (int e = ListTtlXattrs(db_, key, &names)) return (void)fuse_reply_err(req, e);
   }
-  if (size == 0) return (void)fuse_reply_xattr(req, names.size());
-  if (size < names.size()) return (void)fuse_reply_err(req, ERANGE);
-  fuse_reply_buf(req, names.data(), names.size());
+  ReplyXattr(req, names, size);
 }
 
 void BitgaskFs::Removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   std::string key;
   Kind kind;
   if (int err = XattrTarget(ino, true, &key, &kind)) return (void)fuse_reply_err(req, err);
-  if (kind == Kind::kDir) {
-    const std::string_view n(name);
-    return (void)fuse_reply_err(req, n == kTtlXattr || n == kExpiresXattr ? EPERM : ENOTSUP);
-  }
+  if (kind == Kind::kDir) return (void)fuse_reply_err(req, DirXattrChangeErrno(name));
   fuse_reply_err(req, RemoveTtlXattr(db_, key, name));
 }
 

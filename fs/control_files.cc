@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <memory>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "dir_listing.h"
 #include "fs_log.h"
@@ -44,24 +46,38 @@ int64_t NowNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-// Unix seconds, or null for "never".
-std::string JsonTime(int64_t ns) { return ns == 0 ? "null" : std::to_string(ns / 1000000000); }
+using Json = nlohmann::ordered_json;  // keeps the keys in the order they are set
 
-std::string JsonString(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof(esc), "\\u%04x", c);
-      out += esc;
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out + "\"";
+// One line of JSON as `bitgask stats` writes it: compact; bytes that are not
+// UTF-8 (in a store path or a status) become U+FFFD, so it is always valid.
+std::string JsonLine(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+// Unix seconds, or null for "never".
+Json JsonTime(int64_t ns) { return ns == 0 ? Json(nullptr) : Json(ns / 1000000000); }
+
+// The fields of `bitgask stats` (src/cli/json_out.cc), in its order, then
+// the counters of the mount's process since the mount.
+std::string StatsJson(const std::string& store, const DBStats& st) {
+  Json j;
+  j["store"] = store;
+  j["keys"] = st.keys;
+  j["total_bytes"] = st.total_bytes;
+  j["live_bytes"] = st.total_bytes - std::min(st.dead_bytes, st.total_bytes);
+  j["dead_bytes"] = st.dead_bytes;
+  j["reclaimable_ratio"] =
+      st.total_bytes == 0 ? 0.0 : static_cast<double>(st.dead_bytes) / st.total_bytes;
+  j["data_files"] = st.data_files;
+  j["keydir_bytes"] = st.keydir_bytes;
+  j["last_merge"] = JsonTime(st.last_merge_unix_ns);
+  j["last_merge_status"] = st.last_merge_status;
+  j["puts"] = st.puts;
+  j["gets"] = st.gets;
+  j["deletes"] = st.deletes;
+  j["write_groups"] = st.write_groups;
+  j["syncs"] = st.syncs;
+  return JsonLine(j);
 }
 
 uint64_t ListingIno(const std::string& key) {
@@ -79,8 +95,13 @@ struct ControlFiles::Handle {
   DirListing listing;   // directories
 };
 
-ControlFiles::ControlFiles(DB* db, const KeyView* view, const FsOptions& options)
-    : db_(db), view_(view), options_(options), mount_time_ns_(NowNs()) {}
+ControlFiles::ControlFiles(DB* db, const KeyView* view, std::string store_path,
+                           const FsOptions& options)
+    : db_(db),
+      view_(view),
+      store_path_(std::move(store_path)),
+      options_(options),
+      mount_time_ns_(NowNs()) {}
 
 // ---------------------------------------------------------------- inodes
 
@@ -284,43 +305,21 @@ void ControlFiles::Releasedir(fuse_req_t req, fuse_file_info* fi) { Release(req,
 // ---------------------------------------------------------------- content
 
 std::string ControlFiles::Content(fuse_ino_t ino) {
-  if (ino == kStatsIno) {
+  if (ino == kStatsIno || ino == kMergeIno) {
     DBStats st;
     Status s = db_->Stats(&st);
-    if (!s.ok()) return "{\"error\": " + JsonString(s.ToString()) + "}\n";
-    uint64_t dead, total;
-    double ratio;
-    db_->Reclaimable(&dead, &total, &ratio);
-    char ratio_text[32];
-    std::snprintf(ratio_text, sizeof(ratio_text), "%.4f", ratio);
-    return "{\"keys\": " + std::to_string(st.keys) +
-           ", \"total_bytes\": " + std::to_string(st.total_bytes) +
-           ", \"dead_bytes\": " + std::to_string(st.dead_bytes) +
-           ", \"reclaimable_ratio\": " + ratio_text +
-           ", \"data_files\": " + std::to_string(st.data_files) +
-           ", \"keydir_bytes\": " + std::to_string(st.keydir_bytes) +
-           ", \"last_merge\": " + JsonTime(st.last_merge_unix_ns) +
-           ", \"last_merge_status\": " + JsonString(st.last_merge_status) +
-           ", \"puts\": " + std::to_string(st.puts) + ", \"gets\": " + std::to_string(st.gets) +
-           ", \"deletes\": " + std::to_string(st.deletes) +
-           ", \"write_groups\": " + std::to_string(st.write_groups) +
-           ", \"syncs\": " + std::to_string(st.syncs) + "}\n";
-  }
-  if (ino == kMergeIno) {
-    DBStats st;
-    Status s = db_->Stats(&st);
-    if (!s.ok()) return "{\"error\": " + JsonString(s.ToString()) + "}\n";
-    return "{\"last_merge\": " + JsonTime(st.last_merge_unix_ns) +
-           ", \"last_merge_status\": " + JsonString(st.last_merge_status) + "}\n";
+    if (!s.ok()) return JsonLine(Json{{"error", s.ToString()}});
+    if (ino == kStatsIno) return StatsJson(store_path_, st);
+    return JsonLine(Json{{"last_merge", JsonTime(st.last_merge_unix_ns)},
+                         {"last_merge_status", st.last_merge_status}});
   }
   std::lock_guard<std::mutex> l(mu_);
-  if (ino == kSyncIno) {
-    return "{\"last_sync\": " + JsonTime(last_sync_ns_) +
-           ", \"last_sync_status\": " + JsonString(last_sync_status_) + "}\n";
-  }
-  return "{\"last_gc\": " + JsonTime(last_gc_ns_) +
-         ", \"last_gc_removed\": " + std::to_string(last_gc_removed_) +
-         ", \"last_gc_status\": " + JsonString(last_gc_status_) + "}\n";
+  if (ino == kSyncIno)
+    return JsonLine(Json{{"last_sync", JsonTime(last_sync_ns_)},
+                         {"last_sync_status", last_sync_status_}});
+  return JsonLine(Json{{"last_gc", JsonTime(last_gc_ns_)},
+                       {"last_gc_removed", last_gc_removed_},
+                       {"last_gc_status", last_gc_status_}});
 }
 
 int ControlFiles::Act(fuse_ino_t ino) {

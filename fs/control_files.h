@@ -55,7 +55,8 @@ class ControlFiles {
   static constexpr fuse_ino_t kFirstUnmappedIno = kBase + 0x100;
   static constexpr char kDirName[] = ".bitgask";
 
-  ControlFiles(DB* db, const KeyView* view, const FsOptions& options);
+  // store_path: shown as "store" in the stats file.
+  ControlFiles(DB* db, const KeyView* view, std::string store_path, const FsOptions& options);
 
   // True for the inodes of this class (never one of the path inodes).
   static bool Owns(fuse_ino_t ino) { return (ino >> 62) == 1; }
@@ -90,6 +91,7 @@ class ControlFiles {
 
   DB* const db_;
   const KeyView* const view_;
+  const std::string store_path_;
   const FsOptions options_;
   const int64_t mount_time_ns_;
 

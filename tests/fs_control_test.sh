@@ -9,7 +9,7 @@ set -u
 
 # json_field FILE NAME: the value of "NAME" in the one-line JSON of FILE.
 json_field() {
-  sed -n "s/.*\"$2\": \\(\"[^\"]*\"\\|[^,}]*\\).*/\\1/p" "$1"
+  sed -n "s/.*\"$2\": *\\(\"[^\"]*\"\\|[^,}]*\\).*/\\1/p" "$1"
 }
 
 mount_store
@@ -79,5 +79,15 @@ expect_eq "k1 still there" "$(cat "$MNT/k1")" "again"
 
 check "final unmount"
 unmount_store
+
+check "bitgask stats prints the fields of .bitgask/stats, in its order, before its counters"
+CLI=$BUILD/src/bitgask
+[ -x "$CLI" ] || fail "$CLI is not built"
+"$CLI" stats --dir "$STORE" > "$TMP/cli_stats" || fail "bitgask stats"
+cat "$TMP/cli_stats"
+json_names() { grep -o '"[a-z_]*":' "$1" | tr -d '":' | tr '\n' ' '; }
+expect_eq "field names" "$(json_names "$TMP/stats2")" \
+  "$(json_names "$TMP/cli_stats")puts gets deletes write_groups syncs "
+expect_eq "keys from the command line" "$(json_field "$TMP/cli_stats" keys)" 4
 echo "PASS: fs_control_test"
 exit 0

@@ -22,24 +22,13 @@
 
 set -u
 
-. "${srcdir:-$(dirname "$0")}/fs_mount_lib.sh"
-fs_need_fuse
-
-fs_setup fs-crash
-TOOL=$abs_top_builddir/tests/fs_crash_tool
-[ -x "$TOOL" ] || { echo "FAIL: $TOOL is not built"; exit 1; }
+. "${abs_top_srcdir:?abs_top_srcdir is not set}/tests/fs_lib.sh"
+TOOL=$BUILD/tests/fs_crash_tool
+[ -x "$TOOL" ] || fail "$TOOL is not built"
 
 ROUNDS=${BITGASK_FS_CRASH_ROUNDS:-5}
 SEED=${BITGASK_FS_CRASH_SEED:-$(date +%s)}
 echo "seed $SEED (BITGASK_FS_CRASH_SEED=$SEED repeats the kill timings and the ops)"
-
-WRITER_PID=
-# The writer goes first: it may hold files in the mount open.
-cleanup() {
-  [ -n "$WRITER_PID" ] && kill -9 "$WRITER_PID" 2>/dev/null
-  fs_cleanup
-}
-trap cleanup EXIT
 
 # A random delay in seconds, 0.1 to 1.2, from SEED and a round number.
 delay() { awk -v s="$SEED" -v r="$1" 'BEGIN { srand((s % 1000000) * 100 + r); printf "%.2f", 0.1 + rand() * 1.1 }'; }
@@ -48,44 +37,35 @@ delay() { awk -v s="$SEED" -v r="$1" 'BEGIN { srand((s % 1000000) * 100 + r); pr
 run_setting() {
   name=$1
   opts=${2:-}
-  store=$TMP/store-$name
+  STORE=$TMP/store-$name
   log=$TMP/log-$name
   : > "$log"
   echo "== $name ${opts:+(-o $opts)}"
-  fs_mount "$store" "$opts"
+  mount_store_fg ${opts:+-o "$opts"}
   round=1
   while [ $round -le "$ROUNDS" ]; do
     ready=$TMP/ready
     rm -f "$ready"
     "$TOOL" write "$MNT" "$log" "$((SEED + round))" "$round" "$ready" &
-    WRITER_PID=$!
-    i=0
-    until [ -e "$ready" ]; do
-      fs_alive "$WRITER_PID" || { wait "$WRITER_PID"; fs_fail "writer exited before it was ready"; }
-      i=$((i + 1)); [ $i -gt 100 ] && fs_fail "writer not ready within 10 s"
-      sleep 0.1
-    done
+    WORKER_PID=$!
+    wait_until "the writer getting ready" "$WORKER_PID" test -e "$ready"
     d=$(delay "$round")
     sleep "$d"
-    fs_alive "$WRITER_PID" || fs_fail "writer stopped before the kill"
-    fs_kill_mount
-    i=0
-    while fs_alive "$WRITER_PID"; do
-      i=$((i + 1)); [ $i -gt 100 ] && fs_fail "writer still running 10 s after the kill"
-      sleep 0.1
-    done
-    wait "$WRITER_PID" || fs_fail "writer failed"
-    WRITER_PID=
-    fs_mount "$store" "$opts"
+    alive "$WORKER_PID" || fail "writer stopped before the kill"
+    kill_mount
+    wait_exit "the writer after the kill" "$WORKER_PID"
+    wait "$WORKER_PID" || fail "writer failed"
+    WORKER_PID=
+    mount_store_fg ${opts:+-o "$opts"}
     printf 'round %s, kill after %ss: ' "$round" "$d"
-    "$TOOL" verify "$MNT" "$log" || fs_fail "round $round of $name"
+    "$TOOL" verify "$MNT" "$log" || fail "round $round of $name"
     round=$((round + 1))
   done
-  fs_unmount
-  fs_mount "$store" "$opts"
+  unmount_store
+  mount_store_fg ${opts:+-o "$opts"}
   printf 'after a clean remount: '
-  "$TOOL" verify "$MNT" "$log" || fs_fail "clean remount of $name"
-  fs_unmount
+  "$TOOL" verify "$MNT" "$log" || fail "clean remount of $name"
+  unmount_store
 }
 
 run_setting sync_default

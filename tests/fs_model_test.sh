@@ -8,26 +8,22 @@
 
 set -u
 
-. "${srcdir:-$(dirname "$0")}/fs_mount_lib.sh"
-fs_need_fuse
-
-fs_setup fs-model
-PROG=$abs_top_builddir/tests/fs_model_test
-[ -x "$PROG" ] || { echo "FAIL: $PROG is not built"; exit 1; }
+. "${abs_top_srcdir:?abs_top_srcdir is not set}/tests/fs_lib.sh"
+PROG=$BUILD/tests/fs_model_test
+[ -x "$PROG" ] || fail "$PROG is not built"
 
 OPS=${BITGASK_FS_MODEL_OPS:-3000}
 SEED=${BITGASK_FS_MODEL_SEED:-$(date +%s)}
 
-STORE=$TMP/store
 REF=$TMP/ref
 mkdir "$REF"
 
-fs_mount "$STORE"
-"$PROG" run "$MNT" "$REF" "$TMP/state" "$SEED" "$OPS" || fs_fail "fs_model_test run (seed $SEED)"
-fs_unmount
-fs_mount "$STORE"
-"$PROG" check "$MNT" "$REF" "$TMP/state" || fs_fail "fs_model_test check after remount (seed $SEED)"
-fs_unmount
+mount_store_fg
+"$PROG" run "$MNT" "$REF" "$TMP/state" "$SEED" "$OPS" || fail "fs_model_test run (seed $SEED)"
+unmount_store
+mount_store_fg
+"$PROG" check "$MNT" "$REF" "$TMP/state" || fail "fs_model_test check after remount (seed $SEED)"
+unmount_store
 
 echo "PASS: fs_model_test"
 exit 0

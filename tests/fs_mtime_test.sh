@@ -9,14 +9,11 @@
 
 set -u
 
-. "${srcdir:-$(dirname "$0")}/fs_mount_lib.sh"
-fs_need_fuse
-
-fs_setup fs-mtime
-fs_mount "$TMP/store"
+. "${abs_top_srcdir:?abs_top_srcdir is not set}/tests/fs_lib.sh"
+mount_store_fg
 
 failed=0
-printf 'old' > "$MNT/w" || fs_fail "write w"
+printf 'old' > "$MNT/w" || fail "write w"
 before=$(stat -c %Y "$MNT/w")
 sleep 2
 # One process: open, write, stat (as make or ls would), close, stat.
@@ -24,7 +21,7 @@ after=$(perl -e 'open(my $f, "+<", $ARGV[0]) or die "open: $!";
                  syswrite($f, "new") == 3 or die "write: $!";
                  my @during = stat($ARGV[0]);
                  close($f) or die "close: $!";
-                 print((stat($ARGV[0]))[9]);' "$MNT/w") || fs_fail "open, write, close, stat"
+                 print((stat($ARGV[0]))[9]);' "$MNT/w") || fail "open, write, close, stat"
 if [ "$after" -gt "$before" ]; then
   echo "ok: a write moved mtime from $before to $after"
 else
@@ -38,7 +35,7 @@ T=1000000000   # 2001-09-09 01:46:40 UTC
 perl -e 'open(my $f, ">", $ARGV[0]) or die "open: $!";
          syswrite($f, "unflushed") == 9 or die "write: $!";
          utime($ARGV[1], $ARGV[1], $ARGV[0]) or die "utime: $!";
-         close($f) or die "close: $!";' "$MNT/f" "$T" || fs_fail "open, write, utime, close"
+         close($f) or die "close: $!";' "$MNT/f" "$T" || fail "open, write, utime, close"
 sleep 1.1   # past the 1 s attribute cache
 got=$(stat -c %Y "$MNT/f")
 if [ "$got" = "$T" ]; then
@@ -47,12 +44,12 @@ else
   echo "FAIL: mtime after close is $got, expected $T"
   failed=$((failed + 1))
 fi
-[ "$(cat "$MNT/f")" = unflushed ] || fs_fail "contents of f"
-fs_unmount
-fs_mount "$TMP/store"
+[ "$(cat "$MNT/f")" = unflushed ] || fail "contents of f"
+unmount_store
+mount_store_fg
 got=$(stat -c %Y "$MNT/f")
 [ "$got" = "$T" ] || { echo "FAIL: mtime after remount is $got, expected $T"; failed=$((failed + 1)); }
-fs_unmount
+unmount_store
 [ $failed -eq 0 ] || { echo "FAIL: fs_mtime_test: $failed checks failed"; exit 1; }
 echo "PASS: fs_mtime_test"
 exit 0

@@ -10,21 +10,13 @@
 
 set -u
 
-. "${srcdir:-$(dirname "$0")}/fs_mount_lib.sh"
-fs_need_fuse
-fs_setup fs-release
+. "${abs_top_srcdir:?abs_top_srcdir is not set}/tests/fs_lib.sh"
 ROUNDS=${BITGASK_FS_RELEASE_ROUNDS:-10}
-HOLDER=
-cleanup() {
-  [ -n "$HOLDER" ] && kill -9 "$HOLDER" 2>/dev/null
-  fs_cleanup
-}
-trap cleanup EXIT
 
-fs_mount "$TMP/store"
+mount_store_fg
 round=1
 while [ $round -le "$ROUNDS" ]; do
-  mkdir "$MNT/r$round" || fs_fail "mkdir r$round"
+  mkdir "$MNT/r$round" || fail "mkdir r$round"
   rm -f "$TMP/ready"
   # One process, for each of 100 files: write+close, open O_TRUNC, write;
   # all stay open until the kill.
@@ -40,26 +32,21 @@ while [ $round -le "$ROUNDS" ]; do
            }
            open(my $r, ">", $ARGV[1]); close($r);
            sleep 60;' "$MNT/r$round" "$TMP/ready" &
-  HOLDER=$!
-  i=0
-  until [ -e "$TMP/ready" ]; do
-    fs_alive "$HOLDER" || fs_fail "writer failed in round $round"
-    i=$((i + 1)); [ $i -gt 200 ] && fs_fail "writer not ready within 10 s"
-    sleep 0.05
-  done
+  WORKER_PID=$!
+  wait_until "the writer of round $round getting ready" "$WORKER_PID" test -e "$TMP/ready"
   sleep 0.2
-  fs_kill_mount
-  kill -9 "$HOLDER" 2>/dev/null
-  wait "$HOLDER" 2>/dev/null
-  HOLDER=
-  fs_mount "$TMP/store"
+  kill_mount
+  kill -9 "$WORKER_PID" 2>/dev/null
+  wait "$WORKER_PID" 2>/dev/null
+  WORKER_PID=
+  mount_store_fg
   for f in "$MNT/r$round"/*; do
     got=$(cat "$f")
     [ "$got" = "closed content" ] ||
-      fs_fail "round $round: after the kill $f holds '$got', expected 'closed content'"
+      fail "round $round: after the kill $f holds '$got', expected 'closed content'"
   done
   round=$((round + 1))
 done
-fs_unmount
+unmount_store
 echo "PASS: fs_release_test ($ROUNDS rounds)"
 exit 0

@@ -11,7 +11,7 @@ cli() { redis-cli -h 127.0.0.1 -p "$PORT" "$@"; }
 # A free loopback port: try a few random ones.
 mounted=no
 for _ in 1 2 3 4 5; do
-  PORT=$(shuf -i 20000-60000 -n 1)
+  PORT=$(random_port)
   if "$BIN" "$STORE" "$MNT" -o "resp=127.0.0.1:$PORT" 2>"$TMP/err"; then
     wait_mounted
     mounted=yes

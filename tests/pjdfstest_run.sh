@@ -26,13 +26,11 @@ PJD=$(cd "$PJD" && pwd) || exit 2
 command -v prove >/dev/null 2>&1 || { echo "prove is missing (Debian package perl)"; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "pjdfstest needs root"; exit 2; }
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/fs_mount_lib.sh"
-fs_need_fuse
-BIN=${MOUNT_BITGASK:-$HERE/../build/src/mount.bitgask}
 LOG=${PJDFSTEST_LOG:-$PWD/pjdfstest.log}
-fs_setup pjdfstest
-fs_mount "$TMP/store" "allow_other,default_permissions${PJDFSTEST_MOUNT_OPTS:+,$PJDFSTEST_MOUNT_OPTS}"
+abs_top_srcdir=$(cd "$(dirname "$0")/.." && pwd)
+abs_top_builddir=${abs_top_builddir:-$abs_top_srcdir/build}
+. "$abs_top_srcdir/tests/fs_lib.sh"
+mount_store_fg -o "allow_other,default_permissions${PJDFSTEST_MOUNT_OPTS:+,$PJDFSTEST_MOUNT_OPTS}"
 
 echo "pjdfstest from $PJD on $MNT (full output: $LOG)"
 start=$(date +%s)
@@ -72,5 +70,5 @@ awk -v tests="$PJD/tests/" '
   }' "$LOG"
 rc=$?
 tail -n 3 "$LOG"
-fs_unmount
+unmount_store
 exit $rc

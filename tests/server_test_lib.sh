@@ -3,6 +3,7 @@
 # Every daemon a test starts is recorded in PIDS and killed by the EXIT trap,
 # whether the test passes or fails; the scratch directory goes with it.
 set -u
+. "${srcdir:-.}/test_lib.sh"
 
 BITGASKD="${abs_top_builddir:-..}/src/bitgaskd"
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/bitgaskd-test.XXXXXX")
@@ -15,12 +16,7 @@ cleanup() {
   done
   rm -rf "$SCRATCH"
 }
-trap cleanup EXIT
-# A signal (the harness's timeout, ^C, a closed output pipe) exits through
-# the EXIT trap too, so no daemon outlives the test.
-for sig in HUP INT PIPE TERM; do
-  trap "exit 1" "$sig"
-done
+trap_cleanup
 
 fail() {
   echo "FAIL: $*" >&2
@@ -46,27 +42,15 @@ start_server() {
     "$@" 2>>"$SCRATCH/$name.log" &
   PID=$!
   PIDS+=("$PID")
-  local i
-  for i in $(seq 100); do
-    if [ -s "$SCRATCH/$name.port" ]; then
-      PORT=$(cat "$SCRATCH/$name.port")
-      return 0
-    fi
-    kill -0 "$PID" 2>/dev/null || fail "bitgaskd $name exited at start"
-    sleep 0.1
-  done
-  fail "bitgaskd $name did not start listening"
+  wait_until "bitgaskd $name listening" "$PID" test -s "$SCRATCH/$name.port"
+  PORT=$(cat "$SCRATCH/$name.port")
 }
 
 # stop_server PID: SIGTERM, then requires exit status 0 within 10 s.
 stop_server() {
-  local pid=$1 i
+  local pid=$1
   kill -TERM "$pid" || fail "bitgaskd $pid is not running"
-  for i in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -0 "$pid" 2>/dev/null && fail "bitgaskd $pid did not stop on SIGTERM"
+  wait_exit "bitgaskd on SIGTERM" "$pid"
   wait "$pid"
   local rc=$?
   [ "$rc" -eq 0 ] || fail "bitgaskd $pid exited $rc on SIGTERM"

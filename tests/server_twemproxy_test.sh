@@ -15,7 +15,7 @@ done
 # up on it, and on the next one for its statistics (retried a few times in case someone takes it meanwhile).
 proxy_up=""
 for attempt in 1 2 3 4 5; do
-  pport=$(( 20000 + RANDOM % 30000 ))  # the proxy; pport+1 its stats
+  pport=$(random_port)  # the proxy; pport+1 its stats
   (exec 3<>"/dev/tcp/127.0.0.1/$pport") 2>/dev/null && continue
   (exec 3<>"/dev/tcp/127.0.0.1/$((pport + 1))") 2>/dev/null && continue
   cat >"$SCRATCH/nutcracker.yml" <<CONF
