@@ -11,7 +11,7 @@ set -euo pipefail
 
 # One array, one group per line.  To add a dependency, append its Debian
 # package name to the right group (or add a group with a comment), e.g.
-# later: redis-tools nutcracker (protocol tests), clang (fuzzing).
+# later: redis-tools nutcracker (protocol tests).
 PACKAGES=(
   # toolchain and autotools
   g++ make autoconf automake libtool pkg-config
@@ -24,6 +24,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   # tools used by tests and `make run`: setfattr/getfattr, fuser, ps/pgrep
   attr psmisc procps
+  # `make fuzz`: clang with libFuzzer and its sanitizer runtimes
+  clang-14 libclang-rt-14-dev
 )
 PACKAGES+=("$@")
 
