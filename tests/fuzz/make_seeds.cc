@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
                             Record(0, "z", compressible, 1) + Record(kFlagBatch, "x", "4") +
                             Record(kFlagBatch, "y", "5") + BatchCommit(2);
   const std::string hint1 = HintFor(data1);
-  const std::string data2 = Record(0, "c", "6") + Record(kFlagTombstone, "", "") +
+  const std::string data2 = Record(0, "c", "6") + Record(kFlagTombstone, "x", "") +
                             Record(0, "d", "7");
   const std::string meta =
       "{\"format\": \"bitgask\", \"format_version\": 1, \"created_unix_ns\": 1700000000000000000}\n";
@@ -133,6 +133,7 @@ int main(int argc, char** argv) {
   Write("store", "no-hint", 0, store(data1, "", data2));
   Write("store", "torn-tail", 1, store(data1, hint1, data2.substr(0, data2.size() - 5)));
   Write("store", "validate", 8, store(data1, hint1, data2));
+  Write("store", "delete-all", 0, store(data1, hint1, data2 + Record(kFlagTombstone, "", "")));
   Write("store", "bad-middle", 0,
         store(data1.substr(0, 40) + "garbage!" + data1.substr(48), hint1, data2));
 
