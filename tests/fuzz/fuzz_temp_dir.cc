@@ -16,14 +16,15 @@ void RemoveAtExit() {
 }  // namespace
 
 const std::string& FuzzTempDir::Path() {
-  static const std::string path = [] {
+  // Never destroyed: RemoveAtExit runs after static destructors would.
+  static const std::string* const path = [] {
     const char* tmp = std::getenv("TMPDIR");
-    std::string templ = std::string(tmp && *tmp ? tmp : "/tmp") + "/bitgask-fuzz-XXXXXX";
-    FUZZ_CHECK(mkdtemp(templ.data()) != nullptr);
+    auto* templ = new std::string(std::string(tmp && *tmp ? tmp : "/tmp") + "/bitgask-fuzz-XXXXXX");
+    FUZZ_CHECK(mkdtemp(templ->data()) != nullptr);
     std::atexit(RemoveAtExit);
     return templ;
   }();
-  return path;
+  return *path;
 }
 
 void FuzzTempDir::Reset() {
