@@ -74,12 +74,11 @@ build: build/config.status
 # failed tests), so CI output shows why.
 check: deps
 	@$(MAKE) --no-print-directory build
-	@rm -f build/tests/test-suite.log
+	@rm -f build/tests/test-suite.log build/tests/fuzz/test-suite.log
 	@$(MAKE) -C build check -j$(JOBS) || { \
-	  if test -f build/tests/test-suite.log; then \
-	    echo "===== build/tests/test-suite.log (failed tests) ====="; \
-	    cat build/tests/test-suite.log; \
-	  fi; \
+	  for log in build/tests/test-suite.log build/tests/fuzz/test-suite.log; do \
+	    if test -f $$log; then echo "===== $$log (failed tests) ====="; cat $$log; fi; \
+	  done; \
 	  exit 1; \
 	}
 
