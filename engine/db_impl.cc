@@ -161,7 +161,19 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint) {
   auto apply = [&](LogOp& op) { ApplyOp(op.key, op.kind, op.meta_mask, op.entry); };
   bool loaded = false;
   if (!newest && has_hint && options_.use_hint_files && !options_.validate_on_open) {
-    s = ReadHintFile(env_, HintFileName(data_dir_, id), id, apply);
+    // A hint entry must describe a record inside the data file: reads size
+    // their buffers by its lengths, so one that does not fit (damage behind a
+    // valid checksum) rejects the hint rather than reaching a read.
+    bool fits = true;
+    s = ReadHintFile(env_, HintFileName(data_dir_, id), id, [&](LogOp& op) {
+      fits = fits && op.record_size <= size && op.entry.offset <= size - op.record_size &&
+             (op.kind != LogOp::kPut ||
+              op.record_size == kHeaderSize + op.key.size() + uint64_t{op.entry.disk_len});
+      if (fits) apply(op);
+    });
+    if (s.ok() && !fits) {
+      s = Status::Corruption(HintFileName(data_dir_, id) + ": an entry does not fit its data file");
+    }
     if (s.ok()) {
       loaded = true;
     } else {

@@ -115,6 +115,17 @@ bool BlockValueLength(uint64_t stored_len, uint32_t* len) {
   return true;
 }
 
+namespace {
+
+// Snappy's densest element is a 3-byte copy of 64 bytes, so s stored bytes
+// decode to fewer than 22 * s. A longer declared length is damage, and must
+// never size an allocation (a valid CRC does not make a file trustworthy).
+bool PlausibleSnappyLength(uint64_t logical_len, uint64_t stored_len) {
+  return logical_len / 22 <= stored_len;
+}
+
+}  // namespace
+
 Status DecodeValue(const RecordHeader& h, std::string_view stored, std::string* out) {
   if (h.flags & kFlagBlockChecksums) {
     uint32_t len = 0;
@@ -126,7 +137,10 @@ Status DecodeValue(const RecordHeader& h, std::string_view stored, std::string* 
     out->assign(stored.data(), stored.size());
     return Status::OK();
   }
-  if (!snappy::Uncompress(stored.data(), stored.size(), out)) {
+  size_t n = 0;
+  if (!snappy::GetUncompressedLength(stored.data(), stored.size(), &n) ||
+      !PlausibleSnappyLength(n, stored.size()) ||
+      !snappy::Uncompress(stored.data(), stored.size(), out)) {
     return Status::Corruption("bad snappy data");
   }
   return Status::OK();
@@ -143,7 +157,7 @@ Status LogicalValueLength(const RecordHeader& h, std::string_view stored_prefix,
   }
   size_t n = 0;
   if (!snappy::GetUncompressedLength(stored_prefix.data(), stored_prefix.size(), &n) ||
-      n > 0xFFFFFFFFu) {
+      n > 0xFFFFFFFFu || !PlausibleSnappyLength(n, h.val_len)) {
     return Status::Corruption("bad snappy length");
   }
   *len = static_cast<uint32_t>(n);

@@ -10,8 +10,7 @@
 set -euo pipefail
 
 # One array, one group per line.  To add a dependency, append its Debian
-# package name to the right group (or add a group with a comment), e.g.
-# later: clang (fuzzing).
+# package name to the right group (or add a group with a comment).
 PACKAGES=(
   # toolchain and autotools
   g++ make autoconf automake libtool pkg-config
@@ -28,6 +27,8 @@ PACKAGES=(
   attr psmisc procps git rsync
   # bitgaskd tests: redis-cli and redis-benchmark, twemproxy for sharding
   redis-tools nutcracker
+  # `make fuzz`: clang with libFuzzer and its sanitizer runtimes
+  clang-14 libclang-rt-14-dev
 )
 PACKAGES+=("$@")
 

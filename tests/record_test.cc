@@ -639,6 +639,34 @@ TEST(RecordTest, LogicalValueLength) {
   EXPECT_TRUE(DecodeValue(c, "\x05garbage!", &out).IsCorruption());
 }
 
+// Found by record_fuzz: a preamble declaring 4 GiB made DecodeValue
+// allocate 4 GiB for a 9-byte value. A declared length no snappy stream of
+// that size can reach is Corruption, before any allocation.
+TEST(RecordTest, ImpossibleSnappyLengthIsCorruption) {
+  RecordHeader c;
+  c.codec = kCodecSnappy;
+  c.flags = kFlagCompressed;
+  const std::string bomb("\xf0\xff\xff\xff\x0f\x00" "abc", 9);
+  c.val_len = static_cast<uint32_t>(bomb.size());
+  uint32_t len = 0;
+  EXPECT_TRUE(LogicalValueLength(c, bomb, &len).IsCorruption());
+  std::string out;
+  EXPECT_TRUE(DecodeValue(c, bomb, &out).IsCorruption());
+  EXPECT_LT(out.capacity(), size_t{1} << 20);
+
+  // The densest real stream (long runs) still decodes: 1 MiB of one byte.
+  RecordHeader h;
+  std::string rec;
+  const std::string run(1 << 20, 'a');
+  RecordHeader w = AppendRecord(&rec, h, "k", run, 1);
+  ASSERT_EQ(w.codec, kCodecSnappy);
+  std::string_view stored = std::string_view(rec).substr(kHeaderSize + 1);
+  ASSERT_TRUE(LogicalValueLength(w, stored.substr(0, 5), &len).ok());
+  EXPECT_EQ(len, run.size());
+  ASSERT_TRUE(DecodeValue(w, stored, &out).ok());
+  EXPECT_EQ(out, run);
+}
+
 // --------------------------------------------------------------- file names
 
 TEST(FileNameTest, Names) {
