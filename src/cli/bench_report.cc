@@ -34,10 +34,11 @@ std::string BenchHeader(const BenchSetup& s) {
 
 std::string BenchTableLine(const BenchResult& r) {
   char buf[512];
-  std::snprintf(buf, sizeof(buf), "%-13s %10llu %12.0f %8.2f %10.1f %10.1f %10.1f %10.1f  %s\n",
+  std::snprintf(buf, sizeof(buf), "%-13s %10llu %12.0f %8.2f %10.1f %10.1f %10.1f %10.1f%s%s\n",
                 r.name.c_str(), static_cast<unsigned long long>(r.ops), OpsPerSec(r), MBPerSec(r),
                 Micros(r.latency.Percentile(0.5)), Micros(r.latency.Percentile(0.99)),
-                Micros(r.latency.Percentile(0.999)), Micros(r.latency.max()), r.note.c_str());
+                Micros(r.latency.Percentile(0.999)), Micros(r.latency.max()),
+                r.note.empty() ? "" : "  ", r.note.c_str());
   return buf;
 }
 
