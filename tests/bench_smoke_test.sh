@@ -71,8 +71,10 @@ line readrandom | grep -q "100 of 100 found" || fail "--use-existing did not see
 
 check "bad flags exit 2"
 for bad in --benchmarks=nope --benchmarks= --threads=0 --threads=17 --key-size=4 --num=0 \
-    --read-ratio=2 --ttl=0 --ttl=soon --value-size=x --sync-on-put=maybe; do
-  run 2 "$bad"
+    --read-ratio=2 --ttl=0 --ttl=soon --value-size=x --sync-on-put=maybe --key-size=5000 \
+    '--value-size=200 --max-value-size=100'; do
+  # shellcheck disable=SC2086 # the last one is two flags
+  run 2 $bad
   [ -s "$TMP/err" ] || fail "no message for $bad"
 done
 [ -z "$(ls -A "$TMP/tmp")" ] || fail "a usage error left a store"

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -85,6 +86,14 @@ std::string DirNote(const std::string& dir) {
 }
 
 int RunBench(const CliContext& ctx, const BenchFlags& flags, bool dir_given, bool merge_set) {
+  if (flags.config.key_size > ctx.options.max_key_size ||
+      flags.config.value_size > ctx.options.max_value_size) {
+    std::fprintf(stderr,
+                 "bitgask: --key-size or --value-size is above the store's --max-key-size (%u) "
+                 "or --max-value-size (%u)\n",
+                 ctx.options.max_key_size, ctx.options.max_value_size);
+    return 2;  // a usage error, like the flags' own range checks
+  }
   BenchSetup setup;
   setup.config = flags.config;
   setup.target = "bitgask";
