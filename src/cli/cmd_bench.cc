@@ -166,6 +166,9 @@ void AddBenchCommand(CLI::App* app, CliContext* ctx) {
         return RunBench(*ctx, *flags, dir_given, merge_set);
       });
   *sub_ptr = sub;
+  sub->get_option("--dir")
+      ->description("run in this absent or empty directory and keep the store there")
+      ->default_str("a new temporary directory, removed at the end");
   BenchConfig& c = flags->config;
   std::string names;
   for (const auto& n : WorkloadNames()) names += (names.empty() ? "" : ",") + n;
