@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   bitgask::cli::AddListCommands(&app, &ctx);
   bitgask::cli::AddInfoCommands(&app, &ctx);
   bitgask::cli::AddMaintenanceCommands(&app, &ctx);
+  bitgask::cli::AddBenchCommand(&app, &ctx);
 
   try {
     app.parse(argc, argv);

@@ -43,6 +43,7 @@ void AddKeyCommands(CLI::App* app, CliContext* ctx);          // cmd_keys.cc
 void AddListCommands(CLI::App* app, CliContext* ctx);         // cmd_list.cc
 void AddInfoCommands(CLI::App* app, CliContext* ctx);         // cmd_info.cc
 void AddMaintenanceCommands(CLI::App* app, CliContext* ctx);  // cmd_maintenance.cc
+void AddBenchCommand(CLI::App* app, CliContext* ctx);         // cmd_bench.cc
 
 }  // namespace cli
 }  // namespace bitgask

@@ -1,0 +1,81 @@
+// bench_target: what `bitgask bench` measures, behind a small interface so
+// that another store (LevelDB, RocksDB, LMDB, ...) can later be measured by
+// the same workloads: implement BenchTarget for it.
+//
+// Contract: every method may be called from many threads at once (the
+// workloads' threads share one target). `sync` asks that the write be
+// durable (fsynced) before the call returns; false leaves durability to the
+// store. Get returns NotFound for an absent key and leaves *value as it was.
+// Iterate visits every live key once with its value, in the store's order,
+// until fn returns false.
+//
+// BitgaskTarget adds what only bitgask has (reopen with or without hint
+// files, a forced merge, keydir statistics); the workloads that need those
+// take a BitgaskTarget.
+#ifndef BITGASK_SRC_CLI_BENCH_TARGET_H_
+#define BITGASK_SRC_CLI_BENCH_TARGET_H_
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "bitgask/db.h"
+
+namespace bitgask {
+namespace cli {
+
+class BenchTarget {
+ public:
+  virtual ~BenchTarget() = default;
+  virtual std::string Name() const = 0;
+  virtual Status Put(std::string_view key, std::string_view value, bool sync) = 0;
+  // Put that expires ttl from now (ttl > 0).
+  virtual Status PutWithTTL(std::string_view key, std::string_view value,
+                            std::chrono::nanoseconds ttl, bool sync) = 0;
+  virtual Status Get(std::string_view key, std::string* value) = 0;
+  virtual Status Delete(std::string_view key, bool sync) = 0;
+  virtual Status Sync() = 0;
+  virtual Status Iterate(const std::function<bool(std::string_view key,
+                                                  std::string_view value)>& fn) = 0;
+};
+
+class BitgaskTarget : public BenchTarget {
+ public:
+  // Opens (creating) the store at dir with options.
+  static Status Open(const std::string& dir, const Options& options,
+                     std::unique_ptr<BitgaskTarget>* out);
+
+  std::string Name() const override { return "bitgask"; }
+  Status Put(std::string_view key, std::string_view value, bool sync) override;
+  Status PutWithTTL(std::string_view key, std::string_view value, std::chrono::nanoseconds ttl,
+                    bool sync) override;
+  Status Get(std::string_view key, std::string* value) override;
+  Status Delete(std::string_view key, bool sync) override;
+  Status Sync() override;
+  Status Iterate(
+      const std::function<bool(std::string_view key, std::string_view value)>& fn) override;
+
+  // Closes the store and opens it again with use_hint_files = hints; *seconds
+  // is the time DB::Open took. REQUIRES: no other call in progress.
+  Status Reopen(bool hints, double* seconds);
+  Status ForceMerge(MergeResult* result);
+  Status Stats(DBStats* stats);
+  Status Close();
+  const std::string& dir() const { return dir_; }
+  const Options& options() const { return options_; }
+
+ private:
+  BitgaskTarget(std::string dir, const Options& options) : dir_(std::move(dir)), options_(options) {}
+  static WriteOptions Write(bool sync);
+
+  const std::string dir_;
+  Options options_;
+  std::unique_ptr<DB> db_;
+};
+
+}  // namespace cli
+}  // namespace bitgask
+
+#endif  // BITGASK_SRC_CLI_BENCH_TARGET_H_
