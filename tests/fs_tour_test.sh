@@ -1,7 +1,7 @@
 #!/bin/sh
 # The newcomer's tour (issue "Done when"): echo, cat, cp -r, rsync, mv, rm -rf,
 # git init/commit, setfattr and cat .bitgask/stats in a mount, then the same
-# keys through the store after unmount.
+# keys through `bitgask get` after unmount.
 set -u
 . "${abs_top_srcdir:?abs_top_srcdir is not set}/tests/fs_lib.sh"
 command -v git >/dev/null 2>&1 || fail "git is missing (packaging/install-deps.sh installs it)"
@@ -54,4 +54,12 @@ stats=$(cat "$MNT/.bitgask/stats") || fail "cat stats"
 case $stats in *'"keys":'*'"total_bytes":'*) ;; *) fail "stats: $stats" ;; esac
 
 unmount_store
+
+check "every file is the same key through bitgask get"
+CLI=$BUILD/src/bitgask
+expect_eq "bitgask get today" "$("$CLI" --dir "$STORE" get today)" "hi"
+for f in $(cd "$SRC/docs" && ls); do
+  "$CLI" --dir "$STORE" get "manual/$f" | cmp -s - "$SRC/docs/$f" || fail "bitgask get manual/$f differs"
+done
+"$CLI" --dir "$STORE" get repo/.git/HEAD >/dev/null || fail "bitgask get repo/.git/HEAD"
 echo "PASS: fs_tour_test"
