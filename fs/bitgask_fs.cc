@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <set>
@@ -91,7 +92,16 @@ BitgaskFs::Kind BitgaskFs::Classify(const std::string& path, RecordMeta* meta) {
 mode_t BitgaskFs::FileMode(uint16_t stored) const {
   if ((stored & S_IFMT) == S_IFLNK) return S_IFLNK | 0777;
   const mode_t perm = stored != 0 ? (stored & 07777) : 0644;
-  return S_IFREG | (perm & ~options_.umask);
+  return NodeType(stored) | (perm & ~options_.umask);
+}
+
+mode_t NodeType(uint16_t stored) {
+  switch (stored & S_IFMT) {
+    case S_IFLNK: case S_IFIFO: case S_IFSOCK: case S_IFCHR: case S_IFBLK:
+      return stored & S_IFMT;
+    default:
+      return S_IFREG;  // also keys written without a mode
+  }
 }
 
 int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, double* timeout) {
@@ -113,6 +123,13 @@ int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, 
       *timeout = left <= 0 ? 0 : std::min(kTimeout, left);
     }
     st->st_size = m.value_size;
+    if (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode) || S_ISCHR(st->st_mode) ||
+        S_ISBLK(st->st_mode)) {
+      st->st_size = 0;  // a special file's value is only its device number
+      std::string rdev;
+      if ((S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) && db_->Get(path, &rdev).ok())
+        st->st_rdev = static_cast<dev_t>(std::strtoull(rdev.c_str(), nullptr, 10));
+    }
     int64_t mtime = m.timestamp_unix_ns;
     if (auto of = FindOpen(ino)) {  // an open buffer is the newest content
       std::lock_guard<std::mutex> l(of->mu);
@@ -358,7 +375,7 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
     const uint16_t perm = attr->st_mode & 07777;
     Status s;
     if (kind == Kind::kFile) {
-      const uint16_t mode = S_IFREG | perm;
+      const uint16_t mode = static_cast<uint16_t>(NodeType(m.mode) | perm);
       if (auto of = FindOpen(ino)) {
         std::lock_guard<std::mutex> l(of->mu);
         of->mode = mode;
@@ -754,7 +771,7 @@ void BitgaskFs::Opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (IsShowableName(name) && !IsReserved(child) && seen.insert(name).second) {
       mode_t type = S_IFDIR;  // a directory wins over a file key of the same path
       if (slash == std::string_view::npos && !DirExists(child))
-        type = (it->meta().mode & S_IFMT) == S_IFLNK ? S_IFLNK : S_IFREG;
+        type = NodeType(it->meta().mode);
       uint64_t cino = inodes_.Peek(child);
       entries.push_back({name, type, cino ? cino : FakeIno(child)});
     }
@@ -858,6 +875,9 @@ void OpReleasedir(fuse_req_t r, fuse_ino_t i, fuse_file_info* fi) {
 }
 void OpFsyncdir(fuse_req_t r, fuse_ino_t, int, fuse_file_info*) { fuse_reply_err(r, 0); }
 void OpStatfs(fuse_req_t r, fuse_ino_t i) { Self(r)->Statfs(r, i); }
+void OpMknod(fuse_req_t r, fuse_ino_t p, const char* n, mode_t m, dev_t d) {
+  Self(r)->Mknod(r, p, n, m, d);
+}
 void OpSymlink(fuse_req_t r, const char* t, fuse_ino_t p, const char* n) {
   Self(r)->Symlink(r, t, p, n);
 }
@@ -898,6 +918,7 @@ fuse_lowlevel_ops MakeOps() {
   ops.fsyncdir = OpFsyncdir;
   ops.statfs = OpStatfs;
   ops.symlink = OpSymlink;
+  ops.mknod = OpMknod;
   ops.readlink = OpReadlink;
   ops.setxattr = OpSetxattr;
   ops.getxattr = OpGetxattr;

@@ -59,6 +59,9 @@
 namespace bitgask {
 namespace fs {
 
+// The file type a key's stored mode gives (regular when it has none).
+mode_t NodeType(uint16_t stored);
+
 class BitgaskFs {
  public:
   // db must outlive this object; store_path is used for statfs.
@@ -102,6 +105,7 @@ class BitgaskFs {
   void Readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
   void Releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void Statfs(fuse_req_t req, fuse_ino_t ino);
+  void Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev);
   void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name);
   void Readlink(fuse_req_t req, fuse_ino_t ino);
   void Setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,

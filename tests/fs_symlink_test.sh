@@ -1,6 +1,7 @@
 #!/bin/sh
 # fs_symlink_test.sh: symbolic links (ln -s, readlink, stat/lstat, rename,
 # unlink, long targets), cp -a and tar round-trips of a tree with symlinks,
+# special files (mkfifo, mknod: type, device numbers, a FIFO carrying data),
 # and that hard links stay refused.
 # Exits 77 (SKIP) only when /dev/fuse or fusermount3 is missing.
 
@@ -76,11 +77,28 @@ diff -r --no-dereference "$SRC" "$MNT/untar" || fail "untarred tree differs"
 mkdir "$TMP/untar2" && (cd "$TMP/untar2" && tar xf "$TMP/mnt.tar") || fail "tar x out"
 diff -r --no-dereference "$SRC" "$TMP/untar2" || fail "tar from the mount differs"
 
-check "symlinks persist"
+check "mkfifo and mknod make special files; a FIFO carries data"
+mkfifo -m 640 "$MNT/fifo" || fail "mkfifo"
+mknod "$MNT/null" c 1 3 || fail "mknod c"
+expect_eq "fifo type" "$(stat -c '%F %a %s' "$MNT/fifo")" "fifo 640 0"
+expect_eq "device type and numbers" "$(stat -c '%F %t:%T' "$MNT/null")" "character special file 1:3"
+chmod 600 "$MNT/fifo" || fail "chmod fifo"
+expect_eq "chmod keeps the type" "$(stat -c '%F %a' "$MNT/fifo")" "fifo 600"
+mv "$MNT/fifo" "$MNT/pipe" || fail "mv fifo"
+(echo through > "$MNT/pipe") &
+expect_eq "read from the FIFO" "$(cat "$MNT/pipe")" "through"
+wait
+ls -l "$MNT" | grep -q '^prw' || fail "ls -l does not show the FIFO"
+
+check "symlinks and special files persist"
 unmount_store
 mount_store
 expect_eq "readlink after remount" "$(readlink "$MNT/tree/sub/rel")" "one"
 expect_eq "type after remount" "$(stat -c %F "$MNT/dangling")" "symbolic link"
+expect_eq "fifo after remount" "$(stat -c '%F %a' "$MNT/pipe")" "fifo 600"
+expect_eq "device after remount" "$(stat -c '%F %t:%T' "$MNT/null")" "character special file 1:3"
+rm "$MNT/pipe" "$MNT/null" || fail "rm special files"
+[ ! -e "$MNT/pipe" ] && [ ! -e "$MNT/null" ] || fail "special files survived rm"
 
 check "final unmount"
 unmount_store
