@@ -111,11 +111,16 @@ run: deps
 # Sanitizer and libFuzzer builds: each its own build directory, configured
 # from the same ./configure with one option.  The tests run as in `make
 # check`; test-suite.log is printed on failure.
+# They compile with -O1 -g1 (line tables for the reports, no variables): about
+# twice as fast to build as -O2 -g, which keeps CI's sanitizer run short.
 VARIANT_DIRS := build-asan build-tsan build-fuzz
+SANITIZER_CXXFLAGS = -O1 -g1
 build-asan/config.status: configure | in-tree-guard
-	mkdir -p build-asan && cd build-asan && ../configure --enable-sanitizers $(CONFIGURE_FLAGS)
+	mkdir -p build-asan && cd build-asan && \
+	  ../configure --enable-sanitizers CXXFLAGS="$(SANITIZER_CXXFLAGS)" $(CONFIGURE_FLAGS)
 build-tsan/config.status: configure | in-tree-guard
-	mkdir -p build-tsan && cd build-tsan && ../configure --enable-tsan $(CONFIGURE_FLAGS)
+	mkdir -p build-tsan && cd build-tsan && \
+	  ../configure --enable-tsan CXXFLAGS="$(SANITIZER_CXXFLAGS)" $(CONFIGURE_FLAGS)
 
 # ASan keeps 256 MiB of freed memory in quarantine by default, which breaks
 # the mount's memory bound in fs_large_test.sh; 16 MiB still catches a use
