@@ -6,7 +6,8 @@
 #   make run        deps + build, then mount ./bitgask-data at ./mnt
 #                   (once build/src/mount.bitgask exists)
 #   make check-asan the tests again in build-asan/, built with address and
-#                   undefined-behaviour sanitizers (configure --enable-sanitizers)
+#                   undefined-behaviour sanitizers (configure --enable-sanitizers);
+#                   SANITIZER_TESTS=unit: the unit tests and fuzz drivers only
 #   make check-tsan the tests again in build-tsan/ under the thread sanitizer
 #   make fuzz       the fuzz targets with libFuzzer (clang) in build-fuzz/,
 #                   FUZZ_SECONDS=60 each (tests/fuzz/Makefile.am)
@@ -126,10 +127,14 @@ build-tsan/config.status: configure | in-tree-guard
 # the mount's memory bound in fs_large_test.sh; 16 MiB still catches a use
 # after free of anything recently freed.  Options given by the caller win.
 check-asan: SANITIZER_ENV = ASAN_OPTIONS="quarantine_size_mb=16:$${ASAN_OPTIONS:-}"
+# SANITIZER_TESTS=unit runs the unit tests and fuzz drivers only, without the
+# shell tests (mounts, servers, CLI): what CI does, to stay within its time.
+SANITIZER_TESTS ?= all
 check-asan check-tsan: check-%: deps build-%/config.status
 	@$(MAKE) -C build-$* -j$(JOBS)
 	@rm -f build-$*/tests/test-suite.log build-$*/tests/fuzz/test-suite.log
-	@$(SANITIZER_ENV) $(MAKE) -C build-$* check -j$(JOBS) || { \
+	@$(SANITIZER_ENV) $(MAKE) -C build-$* check -j$(JOBS) \
+	  $(if $(filter unit,$(SANITIZER_TESTS)),SHELL_TESTS=) || { \
 	  for log in build-$*/tests/test-suite.log build-$*/tests/fuzz/test-suite.log; do \
 	    if test -f $$log; then echo "===== $$log (failed tests) ====="; cat $$log; fi; \
 	  done; \

@@ -154,6 +154,7 @@ int Serve(const std::string& store, const std::string& mnt, const bitgask::fs::M
 
   fuse_session* se = fuse_session_new(&args, bitgask::fs::BitgaskFs::Ops(),
                                       sizeof(fuse_lowlevel_ops), &fs);
+  fuse_opt_free_args(&args);  // the session keeps what it needs
   if (se == nullptr) {
     std::fprintf(stderr, "%s: cannot create the FUSE session\n", kProg);
     stop_resp();
