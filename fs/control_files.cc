@@ -13,6 +13,7 @@
 
 #include "dir_listing.h"
 #include "fs_log.h"
+#include "stats_json.h"
 #include "unmapped_name.h"
 
 namespace bitgask {
@@ -57,21 +58,10 @@ std::string JsonLine(const Json& j) {
 // Unix seconds, or null for "never".
 Json JsonTime(int64_t ns) { return ns == 0 ? Json(nullptr) : Json(ns / 1000000000); }
 
-// The fields of `bitgask stats` (src/cli/json_out.cc), in its order, then
-// the counters of the mount's process since the mount.
+// The fields of `bitgask stats` (stats_json.h), then the counters of the
+// mount's process since the mount.
 std::string StatsJson(const std::string& store, const DBStats& st) {
-  Json j;
-  j["store"] = store;
-  j["keys"] = st.keys;
-  j["total_bytes"] = st.total_bytes;
-  j["live_bytes"] = st.total_bytes - std::min(st.dead_bytes, st.total_bytes);
-  j["dead_bytes"] = st.dead_bytes;
-  j["reclaimable_ratio"] =
-      st.total_bytes == 0 ? 0.0 : static_cast<double>(st.dead_bytes) / st.total_bytes;
-  j["data_files"] = st.data_files;
-  j["keydir_bytes"] = st.keydir_bytes;
-  j["last_merge"] = JsonTime(st.last_merge_unix_ns);
-  j["last_merge_status"] = st.last_merge_status;
+  Json j = StatsFields(store, st);
   j["puts"] = st.puts;
   j["gets"] = st.gets;
   j["deletes"] = st.deletes;

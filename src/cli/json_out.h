@@ -1,8 +1,8 @@
 // json_out: the JSON documents of `bitgask stats` and `bitgask reclaimable`.
 //
 // Contract: one JSON object per call, on one line, keys in a fixed order;
-// the field names and units are those of the mount's .bitgask/stats file
-// (last_merge in Unix seconds, null when never).
+// StatsJson's fields come from fs/stats_json.h, which the mount's
+// .bitgask/stats file uses too (last_merge in Unix seconds, null when never).
 // Strings from the store (directory names, merge status) may hold any bytes:
 // bytes that are not valid UTF-8 become U+FFFD, so the output is always valid
 // JSON. Built with nlohmann::json. Pure: no I/O.
