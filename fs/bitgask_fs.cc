@@ -250,34 +250,29 @@ int BitgaskFs::CommitLocked(fuse_ino_t ino, OpenFile* of) {
   return err;
 }
 
-bool BitgaskFs::OrphanStat(fuse_ino_t ino, struct stat* st) {
+bool BitgaskFs::DetachedStat(fuse_ino_t ino, struct stat* st) {
+  mode_t mode;
+  off_t size = 0;
   auto of = FindOpen(ino);
-  if (!of) return false;
-  std::lock_guard<std::mutex> l(of->mu);
-  if (!of->orphaned) return false;
+  std::unique_lock<std::mutex> l;
+  if (of) l = std::unique_lock<std::mutex>(of->mu);
+  if (of && of->orphaned) {
+    mode = FileMode(of->mode);
+    size = static_cast<off_t>(of->buf.size());
+  } else {
+    uint32_t last;
+    if (!inodes_.LastMode(ino, &last)) return false;
+    mode = last;
+  }
   std::memset(st, 0, sizeof(*st));
   st->st_ino = ino;
-  st->st_mode = FileMode(of->mode);
+  st->st_mode = mode;
   st->st_nlink = 0;  // no name left
   st->st_uid = options_.uid;
   st->st_gid = options_.gid;
   st->st_blksize = 4096;
-  st->st_size = static_cast<off_t>(of->buf.size());
-  st->st_blocks = (st->st_size + 511) / 512;
-  st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(NowNs());
-  return true;
-}
-
-bool BitgaskFs::RemovedStat(fuse_ino_t ino, struct stat* st) {
-  uint32_t mode;
-  if (!inodes_.LastMode(ino, &mode)) return false;
-  std::memset(st, 0, sizeof(*st));
-  st->st_ino = ino;
-  st->st_mode = mode;
-  st->st_nlink = 0;
-  st->st_uid = options_.uid;
-  st->st_gid = options_.gid;
-  st->st_blksize = 4096;
+  st->st_size = size;
+  st->st_blocks = (size + 511) / 512;
   st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(NowNs());
   return true;
 }
@@ -314,7 +309,7 @@ void BitgaskFs::Getattr(fuse_req_t req, fuse_ino_t ino) {
   std::string path;
   struct stat st;
   if (!inodes_.Path(ino, &path)) {
-    if (!OrphanStat(ino, &st) && !RemovedStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
+    if (!DetachedStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
     return (void)fuse_reply_attr(req, &st, kTimeout);
   }
   double timeout;
@@ -331,17 +326,18 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
   if (!inodes_.Path(ino, &path)) {
     // Unlinked but open: only its buffer changes (size; mode for fstat).
     auto of = FindOpen(ino);
-    struct stat st;
-    if (!of || !OrphanStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
+    if (!of) return (void)fuse_reply_err(req, ENOENT);
     {
       std::lock_guard<std::mutex> l(of->mu);
+      if (!of->orphaned) return (void)fuse_reply_err(req, ENOENT);
       if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size >= 0) {
         int err = of->buf.Truncate(static_cast<uint64_t>(attr->st_size));
         if (err != 0) return (void)fuse_reply_err(req, err);
       }
       if (to_set & FUSE_SET_ATTR_MODE) of->mode = S_IFREG | (attr->st_mode & 07777);
     }
-    OrphanStat(ino, &st);
+    struct stat st;
+    if (!DetachedStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
     return (void)fuse_reply_attr(req, &st, kTimeout);
   }
   RecordMeta m;

@@ -164,12 +164,11 @@ class BitgaskFs {
   // contents (loaded into their buffer) and never store them.
   // REQUIRES: ns_mu_ held.
   void OrphanOpen(const std::string& path);
-  // The attributes of an orphaned open inode (from its buffer); false if ino
-  // is not one.
-  bool OrphanStat(fuse_ino_t ino, struct stat* st);
-  // The attributes of a removed inode the kernel still holds (a descriptor
-  // of a removed directory): its last mode, no links; false if unknown.
-  bool RemovedStat(fuse_ino_t ino, struct stat* st);
+  // The attributes of an inode whose name is gone but which the kernel
+  // still holds: an orphaned open file (size and mode from its buffer) or a
+  // removed inode (its last mode, e.g. a descriptor of a removed directory);
+  // no links. False when ino is neither.
+  bool DetachedStat(fuse_ino_t ino, struct stat* st);
   std::shared_ptr<OpenFile> FindOpen(fuse_ino_t ino);
   // Registers one more handle of ino; DropHandle drops it (and deletes fh).
   std::shared_ptr<OpenFile> Attach(fuse_ino_t ino, uint16_t mode);
