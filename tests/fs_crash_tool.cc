@@ -23,10 +23,10 @@
 // is a step of its own); verify says which by appending "X seq candidate" to
 // LOG, so the next round replays the same history.  Files left open at the
 // kill must hold their content from before that open.  An op that failed is
-// a failure unless it is the last one (the writer stops at its first error):
-// that one failed because the mount died under it, with ENOTCONN or
-// ECONNABORTED, or EIO for a request the dying mount cut off, and it is in
-// doubt like an op with no outcome.
+// a failure unless it is the one the kill cut off (the last op of its round:
+// the writer stops at its first error): that one failed because the mount
+// died under it, with ENOTCONN or ECONNABORTED, or EIO for a request the
+// dying mount cut off, and it is in doubt like an op with no outcome.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -216,7 +216,9 @@ int Replay(const std::vector<Op>& ops, Model* m) {
   for (size_t i = 0; i < ops.size(); i++) {
     const Op& op = ops[i];
     const bool last = i + 1 == ops.size();
-    if (op.state == Op::kFailed && !DeadMountErrno(op.err) && !(last && op.err == EIO)) {
+    // The op a kill cut off is the last one, or one an earlier verify resolved.
+    const bool cut_off = last || op.resolved >= 0;
+    if (op.state == Op::kFailed && !DeadMountErrno(op.err) && !(cut_off && op.err == EIO)) {
       std::fprintf(stderr, "FAIL: op %s failed with %s (the mount was alive)\n",
                    Describe(op).c_str(), std::strerror(op.err));
       std::exit(1);
