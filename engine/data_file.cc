@@ -138,14 +138,17 @@ RecordScanner::Result RecordScanner::ReadOne(LogOp* op, uint64_t* record_start) 
   if (!DecodeHeader(header, &h)) return Bad(start, "invalid record header");
   if (h.RecordSize() > size_ - start) return Bad(start, "truncated record");
 
-  // Checksum the key and value in pieces; keep the key and a value prefix.
+  // Checksum the key, owner and value in pieces; keep the key, the owner
+  // block and a value prefix.
   uint32_t crc = Crc32(0, header + 4, kHeaderSize - 4);
   std::string key;
   key.reserve(h.key_len);
+  const uint64_t owner_end = h.key_len + OwnerBytes(h.flags);
+  char owner[kOwnerBytes];
   char value_prefix[16];
   size_t prefix_len = 0;
   uint64_t off = start + kHeaderSize;
-  uint64_t left = h.key_len + static_cast<uint64_t>(h.val_len);
+  uint64_t left = owner_end + h.val_len;
   while (left > 0) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(left, kBufferSize));
     p = Fill(off, n, &s);
@@ -154,12 +157,14 @@ RecordScanner::Result RecordScanner::ReadOne(LogOp* op, uint64_t* record_start) 
       return Bad(start, s.ToString());
     }
     crc = Crc32(crc, p, n);
-    uint64_t rel = off - (start + kHeaderSize);  // position within key+value
+    uint64_t rel = off - (start + kHeaderSize);  // position within key+owner+value
     for (size_t i = 0; i < n; i++) {
       uint64_t at = rel + i;
       if (at < h.key_len) {
         key.push_back(p[i]);
-      } else if (at - h.key_len < sizeof(value_prefix)) {
+      } else if (at < owner_end) {
+        owner[at - h.key_len] = p[i];
+      } else if (at - owner_end < sizeof(value_prefix)) {
         value_prefix[prefix_len++] = p[i];
       } else {
         break;
@@ -181,6 +186,12 @@ RecordScanner::Result RecordScanner::ReadOne(LogOp* op, uint64_t* record_start) 
   e.expires = h.expires;
   e.mode = h.reserved;
   e.flags = h.flags;
+  if (h.flags & kFlagOwner) {
+    DecodeOwner(owner, &h);
+    e.flags |= kEntryHasOwner;
+    e.uid = h.uid;
+    e.gid = h.gid;
+  }
   std::string_view prefix(value_prefix, prefix_len);
   if (h.flags & kFlagTombstone) {
     out.kind = h.key_len == 0 ? LogOp::kClear : LogOp::kDelete;
@@ -198,6 +209,32 @@ RecordScanner::Result RecordScanner::ReadOne(LogOp* op, uint64_t* record_start) 
   *op = std::move(out);
   pos_ = start + h.RecordSize();
   return Result::kOp;
+}
+
+KeydirEntry EntryForRecord(const RecordHeader& h, uint32_t value_len) {
+  KeydirEntry e;
+  e.disk_len = h.val_len;
+  e.value_len = value_len;
+  e.timestamp = h.timestamp;
+  e.expires = h.expires;
+  e.mode = h.reserved;
+  e.flags = h.flags;
+  if (h.flags & kFlagOwner) {
+    e.flags |= kEntryHasOwner;
+    e.uid = h.uid;
+    e.gid = h.gid;
+  }
+  return e;
+}
+
+void SetRecordOwner(const std::optional<Owner>& owner, RecordHeader* h) {
+  h->flags = static_cast<uint8_t>(h->flags & ~kFlagOwner);
+  h->uid = h->gid = 0;
+  if (owner) {
+    h->flags |= kFlagOwner;
+    h->uid = owner->uid;
+    h->gid = owner->gid;
+  }
 }
 
 bool FindValidRecordAfter(const RandomAccessFile* file, uint64_t file_size, uint64_t from,
@@ -259,7 +296,7 @@ Status ReadValueRange(const RandomAccessFile* file, const KeydirEntry& e, std::s
   if (!(e.flags & kFlagBlockChecksums)) {
     RecordHeader h;
     std::string_view stored;
-    Status s = ReadRecord(file, e.offset, kHeaderSize + key.size() + e.disk_len, key, &buf, &h,
+    Status s = ReadRecord(file, e.offset, EntryRecordSize(key.size(), e), key, &buf, &h,
                           &stored);
     if (!s.ok()) return s;
     std::string value;
@@ -267,7 +304,7 @@ Status ReadValueRange(const RandomAccessFile* file, const KeydirEntry& e, std::s
     if (s.ok()) out->assign(value, static_cast<size_t>(offset), static_cast<size_t>(end - offset));
     return s;
   }
-  const uint64_t value_at = e.offset + kHeaderSize + key.size();
+  const uint64_t value_at = e.offset + EntryValueOffset(key.size(), e);
   const uint64_t first = offset / kBlockSize, last = (end - 1) / kBlockSize;
   const uint64_t data_from = first * kBlockSize;
   const uint64_t data_to = std::min<uint64_t>(len, (last + 1) * kBlockSize);

@@ -7,10 +7,12 @@
 #define BITGASK_ENGINE_DATA_FILE_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "bitgask/env.h"
+#include "bitgask/options.h"
 #include "keydir.h"
 #include "record.h"
 
@@ -102,7 +104,22 @@ inline bool HasValidRecordAfter(const RandomAccessFile* file, uint64_t file_size
   return FindValidRecordAfter(file, file_size, from, &at);
 }
 
-// Reads the record at offset (header + key + value, `size` bytes) and checks
+// The keydir entry of a record as written (h as AppendRecord returned it, the
+// value's logical length); the caller fills in file id and offset.
+KeydirEntry EntryForRecord(const RecordHeader& h, uint32_t value_len);
+// Sets h's owner block from an optional owner (kFlagOwner on or off).
+void SetRecordOwner(const std::optional<Owner>& owner, RecordHeader* h);
+
+// Where the value of the record `e` points to starts, from the record's
+// first byte, and the record's size (the key is keylen bytes).
+inline uint64_t EntryValueOffset(size_t keylen, const KeydirEntry& e) {
+  return kHeaderSize + keylen + OwnerBytes(e.flags);
+}
+inline uint64_t EntryRecordSize(size_t keylen, const KeydirEntry& e) {
+  return EntryValueOffset(keylen, e) + e.disk_len;
+}
+
+// Reads the record at offset (header + key + owner + value, `size` bytes) and checks
 // it: Corruption if the CRC fails or the key differs from `key`.
 Status ReadRecord(const RandomAccessFile* file, uint64_t offset, uint64_t size,
                   std::string_view key, std::string* buf, RecordHeader* h,

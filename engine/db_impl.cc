@@ -18,10 +18,6 @@ namespace {
 // A leader stops adding writers to its group past this many bytes.
 constexpr uint64_t kMaxGroupBytes = 1 << 20;
 
-uint64_t EntryRecordSize(std::string_view key, const KeydirEntry& e) {
-  return kHeaderSize + key.size() + e.disk_len;
-}
-
 bool IsExpired(const KeydirEntry& e, int64_t now) { return e.expires != 0 && e.expires <= now; }
 
 Status ValidateOptions(const Options& o) {
@@ -168,7 +164,7 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint) {
     s = ReadHintFile(env_, HintFileName(data_dir_, id), id, [&](LogOp& op) {
       fits = fits && op.record_size <= size && op.entry.offset <= size - op.record_size &&
              (op.kind != LogOp::kPut ||
-              op.record_size == kHeaderSize + op.key.size() + uint64_t{op.entry.disk_len});
+              op.record_size == EntryRecordSize(op.key.size(), op.entry));
       if (fits) apply(op);
     });
     if (s.ok() && !fits) {
@@ -268,11 +264,11 @@ void DBImpl::ApplyOp(std::string_view key, LogOp::Kind kind, uint8_t meta_mask,
   KeydirEntry old;
   switch (kind) {
     case LogOp::kPut:
-      if (keydir_.Put(key, entry, &old)) live_bytes_ -= EntryRecordSize(key, old);
-      live_bytes_ += EntryRecordSize(key, entry);
+      if (keydir_.Put(key, entry, &old)) live_bytes_ -= EntryRecordSize(key.size(), old);
+      live_bytes_ += EntryRecordSize(key.size(), entry);
       break;
     case LogOp::kDelete:
-      if (keydir_.Erase(key, &old)) live_bytes_ -= EntryRecordSize(key, old);
+      if (keydir_.Erase(key, &old)) live_bytes_ -= EntryRecordSize(key.size(), old);
       break;
     case LogOp::kClear:
       keydir_.Clear();
@@ -284,6 +280,11 @@ void DBImpl::ApplyOp(std::string_view key, LogOp::Kind kind, uint8_t meta_mask,
       if (meta_mask & kMetaTimestamp) e.timestamp = entry.timestamp;
       if (meta_mask & kMetaExpires) e.expires = entry.expires;
       if (meta_mask & kMetaMode) e.mode = entry.mode;
+      if (meta_mask & kMetaOwner) {
+        e.flags |= kEntryHasOwner;
+        e.uid = entry.uid;
+        e.gid = entry.gid;
+      }
       keydir_.Put(key, e);
       break;
     }
@@ -295,7 +296,7 @@ void DBImpl::DropExpired(std::string_view key, const KeydirEntry& seen) {
   KeydirEntry cur;
   if (keydir_.Get(key, &cur) && cur == seen) {
     keydir_.Erase(key);
-    live_bytes_ -= EntryRecordSize(key, cur);
+    live_bytes_ -= EntryRecordSize(key.size(), cur);
   }
 }
 
@@ -546,16 +547,11 @@ Status DBImpl::Put(const WriteOptions& wo, std::string_view key, std::string_vie
   h.timestamp = wo.timestamp_unix_ns != 0 ? wo.timestamp_unix_ns : now;
   h.expires = ExpiryFor(wo, now);
   h.reserved = wo.mode;
+  SetRecordOwner(wo.owner, &h);
   Writer w;
   w.sync = SyncFor(wo.sync, options_.sync_on_put);
   RecordHeader written = AppendRecord(&w.records, h, key, value, options_.compression_threshold);
-  KeydirEntry e;
-  e.disk_len = written.val_len;
-  e.value_len = static_cast<uint32_t>(value.size());
-  e.timestamp = h.timestamp;
-  e.expires = h.expires;
-  e.mode = h.reserved;
-  e.flags = written.flags;
+  KeydirEntry e = EntryForRecord(written, static_cast<uint32_t>(value.size()));
   w.ops.push_back(PendingOp{LogOp::kPut, 0, key, e, 0,
                             static_cast<uint32_t>(w.records.size())});
   puts_++;
@@ -587,7 +583,7 @@ Status DBImpl::Delete(const WriteOptions& wo, std::string_view key) {
 }
 
 Status DBImpl::WriteMeta(std::string_view key, uint8_t mask, int64_t timestamp, int64_t expires,
-                         uint16_t mode) {
+                         uint16_t mode, std::optional<Owner> owner) {
   CallGuard guard(this);
   if (!guard) return Status::Closed("the store is closed");
   Status s = CheckKey(key);
@@ -600,14 +596,12 @@ Status DBImpl::WriteMeta(std::string_view key, uint8_t mask, int64_t timestamp, 
   h.expires = expires;
   h.reserved = mode;
   h.flags = kFlagMetaUpdate;
+  if (mask & kMetaOwner) SetRecordOwner(owner, &h);
   const char mask_byte = static_cast<char>(mask);
   Writer w;
   w.sync = options_.sync_on_put;
-  AppendRecord(&w.records, h, key, std::string_view(&mask_byte, 1), 0);
-  KeydirEntry e;
-  e.timestamp = timestamp;
-  e.expires = expires;
-  e.mode = mode;
+  RecordHeader written = AppendRecord(&w.records, h, key, std::string_view(&mask_byte, 1), 0);
+  KeydirEntry e = EntryForRecord(written, 0);
   w.ops.push_back(PendingOp{LogOp::kMeta, mask, key, e, 0,
                             static_cast<uint32_t>(w.records.size())});
   return Commit(&w);
@@ -627,8 +621,9 @@ Status DBImpl::ExpireAt(std::string_view key, int64_t expires_unix_ns) {
 
 Status DBImpl::Persist(std::string_view key) { return WriteMeta(key, kMetaExpires, 0, 0, 0); }
 
-Status DBImpl::SetMeta(std::string_view key, int32_t mode, int64_t timestamp_unix_ns) {
-  uint8_t mask = 0;
+Status DBImpl::SetMeta(std::string_view key, int32_t mode, int64_t timestamp_unix_ns,
+                       std::optional<Owner> owner) {
+  uint8_t mask = owner ? kMetaOwner : 0;
   if (mode >= 0) {
     if (mode > 0xFFFF) return Status::InvalidArgument("mode must fit in 16 bits");
     mask |= kMetaMode;
@@ -640,7 +635,7 @@ Status DBImpl::SetMeta(std::string_view key, int32_t mode, int64_t timestamp_uni
     return s.ok() ? Lookup(key, &cur) : s;
   }
   return WriteMeta(key, mask, timestamp_unix_ns < 0 ? 0 : timestamp_unix_ns, 0,
-                   static_cast<uint16_t>(mode < 0 ? 0 : mode));
+                   static_cast<uint16_t>(mode < 0 ? 0 : mode), owner);
 }
 
 Status DBImpl::Sync() {
@@ -686,14 +681,10 @@ Status DBImpl::EncodeBatch(const WriteBatch& batch, Writer* w) {
     wo.expires_at_unix_ns = op.expires_at;
     h.expires = ExpiryFor(wo, now);
     h.reserved = op.mode;
+    SetRecordOwner(op.owner, &h);
     RecordHeader written =
         AppendRecord(&w->records, h, op.key, op.value, options_.compression_threshold);
-    e.disk_len = written.val_len;
-    e.value_len = static_cast<uint32_t>(op.value.size());
-    e.timestamp = h.timestamp;
-    e.expires = h.expires;
-    e.mode = h.reserved;
-    e.flags = written.flags;
+    e = EntryForRecord(written, static_cast<uint32_t>(op.value.size()));
     w->ops.push_back(PendingOp{LogOp::kPut, 0, op.key, e, static_cast<uint32_t>(rel),
                                static_cast<uint32_t>(w->Size() - rel)});
   }
@@ -773,7 +764,7 @@ Status DBImpl::ReadEntry(std::string_view key, const KeydirEntry& e, std::string
                          RecordHeader* h, std::string_view* stored) {
   std::shared_ptr<RandomAccessFile> file = FileFor(e.file_id);
   if (!file) return Status::NotFound("data file gone");  // merged away; caller retries
-  return AtRecord(e, ReadRecord(file.get(), e.offset, EntryRecordSize(key, e), key, buf, h,
+  return AtRecord(e, ReadRecord(file.get(), e.offset, EntryRecordSize(key.size(), e), key, buf, h,
                                 stored));
 }
 
@@ -837,10 +828,7 @@ Status DBImpl::Meta(std::string_view key, RecordMeta* meta) {
   KeydirEntry e;
   s = Lookup(key, &e);
   if (!s.ok()) return s;
-  meta->timestamp_unix_ns = e.timestamp;
-  meta->expires_unix_ns = e.expires;
-  meta->value_size = e.value_len;
-  meta->mode = e.mode;
+  *meta = MetaOf(e);
   return Status::OK();
 }
 
@@ -876,7 +864,7 @@ void DBImpl::SweepExpired(uint64_t* removed) {
     KeydirEntry e;
     if (keydir_.Get(key, &e) && IsExpired(e, now)) {
       keydir_.Erase(key);
-      live_bytes_ -= EntryRecordSize(key, e);
+      live_bytes_ -= EntryRecordSize(key.size(), e);
       n++;
     }
   }

@@ -36,6 +36,17 @@
 namespace bitgask {
 namespace internal {
 
+// What DB::Meta and the iterators report of a keydir entry.
+inline RecordMeta MetaOf(const KeydirEntry& e) {
+  RecordMeta m;
+  m.timestamp_unix_ns = e.timestamp;
+  m.expires_unix_ns = e.expires;
+  m.value_size = e.value_len;
+  m.mode = e.mode;
+  if (e.has_owner()) m.owner = Owner{e.uid, e.gid};
+  return m;
+}
+
 // With sync off, the background thread flushes the active file after this
 // many appended bytes, so that the fsync closing a full file (or cutting it
 // for a merge) has little left to write while writers wait behind it.
@@ -66,7 +77,8 @@ class DBImpl final : public DB {
   Status Expire(std::string_view key, std::chrono::nanoseconds ttl) override;
   Status ExpireAt(std::string_view key, int64_t expires_unix_ns) override;
   Status Persist(std::string_view key) override;
-  Status SetMeta(std::string_view key, int32_t mode, int64_t timestamp_unix_ns) override;
+  Status SetMeta(std::string_view key, int32_t mode, int64_t timestamp_unix_ns,
+                 std::optional<Owner> owner = std::nullopt) override;
 
   Status Keys(std::vector<std::string>* keys) override;
   Status IterKeys(const std::function<bool(std::string_view key)>& fn) override;
@@ -224,7 +236,7 @@ class DBImpl final : public DB {
   // offset of the record e points to.
   Status AtRecord(const KeydirEntry& e, const Status& s) const;
   Status WriteMeta(std::string_view key, uint8_t mask, int64_t timestamp, int64_t expires,
-                   uint16_t mode);
+                   uint16_t mode, std::optional<Owner> owner = std::nullopt);
   Status CheckKey(std::string_view key) const;
   int64_t ExpiryFor(const WriteOptions& wo, int64_t now) const;
   bool SyncFor(WriteOptions::Sync s, bool store_default) const;

@@ -21,15 +21,6 @@ bool HasPrefix(std::string_view key, std::string_view prefix) {
   return key.substr(0, prefix.size()) == prefix;
 }
 
-RecordMeta MetaOf(const KeydirEntry& e) {
-  RecordMeta m;
-  m.timestamp_unix_ns = e.timestamp;
-  m.expires_unix_ns = e.expires;
-  m.value_size = e.value_len;
-  m.mode = e.mode;
-  return m;
-}
-
 bool Live(const KeydirEntry& e, int64_t now) { return e.expires == 0 || e.expires > now; }
 
 using Chunk = std::vector<std::pair<std::string, KeydirEntry>>;
@@ -182,7 +173,7 @@ Status DBImpl::ReadSnapshotValue(const Snapshot& snap, std::string_view key,
   std::string buf;
   RecordHeader h;
   std::string_view stored;
-  Status s = ReadRecord(it->second.get(), e.offset, kHeaderSize + key.size() + e.disk_len, key,
+  Status s = ReadRecord(it->second.get(), e.offset, EntryRecordSize(key.size(), e), key,
                         &buf, &h, &stored);
   if (!s.ok()) return AtRecord(e, s);
   return DecodeValue(h, stored, value);

@@ -36,6 +36,12 @@ Status HintWriter::Add(const LogOp& op) {
   EncodeFixed16(e + 37, op.entry.mode);
   buf_.append(e, kEntryFixed);
   buf_.append(op.key);
+  if (op.entry.has_owner()) {
+    char owner[8];
+    EncodeFixed32(owner, op.entry.uid);
+    EncodeFixed32(owner + 4, op.entry.gid);
+    buf_.append(owner, sizeof(owner));
+  }
   count_++;
   return buf_.size() >= kFlushAt ? Flush() : Status::OK();
 }
@@ -114,7 +120,8 @@ Status ReadHintFile(Env* env, const std::string& path, uint32_t file_id,
     while (pending.size() - pos >= kEntryFixed) {
       const char* e = pending.data() + pos;
       uint16_t key_len = DecodeFixed16(e + 32);
-      if (pending.size() - pos < kEntryFixed + key_len) break;
+      const size_t owner_len = (static_cast<uint8_t>(e[36]) & kEntryHasOwner) ? 8 : 0;
+      if (pending.size() - pos < kEntryFixed + key_len + owner_len) break;
       op.entry.file_id = file_id;
       op.entry.timestamp = static_cast<int64_t>(DecodeFixed64(e));
       op.entry.expires = static_cast<int64_t>(DecodeFixed64(e + 8));
@@ -129,7 +136,9 @@ Status ReadHintFile(Env* env, const std::string& path, uint32_t file_id,
       op.entry.flags = static_cast<uint8_t>(e[36]);
       op.entry.mode = DecodeFixed16(e + 37);
       op.key.assign(e + kEntryFixed, key_len);
-      pos += kEntryFixed + key_len;
+      op.entry.uid = owner_len ? DecodeFixed32(e + kEntryFixed + key_len) : 0;
+      op.entry.gid = owner_len ? DecodeFixed32(e + kEntryFixed + key_len + 4) : 0;
+      pos += kEntryFixed + key_len + owner_len;
       seen++;
       fn(op);
     }

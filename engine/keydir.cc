@@ -556,12 +556,17 @@ void Arena::EndEvacuation() {
 //                mode (2), flags (1)
 //   key bytes
 //   expires (8), only when the meta bit is set
+//   uid, gid (4 each), only when flags has kEntryHasOwner
 constexpr unsigned kLongKeyTag = 127;
 constexpr size_t kEntryBytes = 27;
 constexpr uint8_t kHasExpires = 1;
 
-inline size_t LeafBytes(size_t keylen, bool has_expires) {
-  return (keylen < kLongKeyTag ? 1 : 3) + kEntryBytes + keylen + (has_expires ? 8 : 0);
+inline size_t LeafBytes(size_t keylen, bool has_expires, bool has_owner) {
+  return (keylen < kLongKeyTag ? 1 : 3) + kEntryBytes + keylen + (has_expires ? 8 : 0) +
+         (has_owner ? 8 : 0);
+}
+inline size_t LeafBytes(size_t keylen, const KeydirEntry& e) {
+  return LeafBytes(keylen, e.expires != 0, e.has_owner());
 }
 
 struct LeafView {
@@ -582,6 +587,8 @@ struct LeafView {
     return std::string_view(reinterpret_cast<const char*>(key()), keylen);
   }
   bool has_expires() const { return p[0] & kHasExpires; }
+  bool has_owner() const { return entry[26] & kEntryHasOwner; }
+  size_t bytes() const { return LeafBytes(keylen, has_expires(), has_owner()); }
   bool KeyEquals(const uint8_t* k, size_t n) const {
     return keylen == n && std::memcmp(key(), k, n) == 0;
   }
@@ -594,7 +601,16 @@ struct LeafView {
     std::memcpy(&e->mode, entry + 24, 2);
     e->flags = entry[26];
     e->expires = 0;
-    if (has_expires()) std::memcpy(&e->expires, key() + keylen, 8);
+    const uint8_t* trailer = key() + keylen;
+    if (has_expires()) {
+      std::memcpy(&e->expires, trailer, 8);
+      trailer += 8;
+    }
+    e->uid = e->gid = 0;
+    if (has_owner()) {
+      std::memcpy(&e->uid, trailer, 4);
+      std::memcpy(&e->gid, trailer + 4, 4);
+    }
   }
 
   const uint8_t* p;
@@ -623,7 +639,15 @@ void WriteLeafEntry(uint8_t* p, size_t keylen, const KeydirEntry& e) {
   std::memcpy(entry + 16, &e.timestamp, 8);
   std::memcpy(entry + 24, &e.mode, 2);
   entry[26] = e.flags;
-  if (exp) std::memcpy(entry + kEntryBytes + keylen, &e.expires, 8);
+  uint8_t* trailer = entry + kEntryBytes + keylen;
+  if (exp) {
+    std::memcpy(trailer, &e.expires, 8);
+    trailer += 8;
+  }
+  if (e.has_owner()) {
+    std::memcpy(trailer, &e.uid, 4);
+    std::memcpy(trailer + 4, &e.gid, 4);
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -864,7 +888,7 @@ bool Tree::Get(std::string_view key, KeydirEntry* out) const {
 }
 
 Ref Tree::NewLeaf(std::string_view key, const KeydirEntry& e) {
-  Ref r = arena_.Alloc(LeafClassFor(LeafBytes(key.size(), e.expires != 0)));
+  Ref r = arena_.Alloc(LeafClassFor(LeafBytes(key.size(), e)));
   uint8_t* p = arena_.Ptr(r);
   WriteLeafEntry(p, key.size(), e);
   std::memcpy(const_cast<uint8_t*>(LeafView(p).key()), key.data(), key.size());
@@ -874,10 +898,7 @@ Ref Tree::NewLeaf(std::string_view key, const KeydirEntry& e) {
 void Tree::UpdateLeaf(Ref* slot, Ref r, const KeydirEntry& e) {
   uint8_t* p = arena_.Ptr(r);
   LeafView leaf(p);
-  const bool want_exp = e.expires != 0;
-  if (want_exp == leaf.has_expires() ||
-      LeafClassFor(LeafBytes(leaf.keylen, want_exp)) ==
-          LeafClassFor(LeafBytes(leaf.keylen, leaf.has_expires()))) {
+  if (LeafClassFor(LeafBytes(leaf.keylen, e)) == LeafClassFor(leaf.bytes())) {
     WriteLeafEntry(p, leaf.keylen, e);  // same size class: in place
     return;
   }

@@ -25,6 +25,12 @@
 namespace bitgask {
 namespace internal {
 
+// KeydirEntry::flags bit (never a record flag on disk; hint files use it):
+// the entry carries an owner. It may come from the record's owner block or
+// from a later metadata update, so it is kept apart from the record's
+// kFlagOwner bit, which says where the record's value starts.
+constexpr uint8_t kEntryHasOwner = 0x80;
+
 // Where a key's newest record lives and what the keydir knows of it.
 struct KeydirEntry {
   uint32_t file_id = 0;     // data file number
@@ -34,12 +40,17 @@ struct KeydirEntry {
   int64_t timestamp = 0;    // unix ns (the record's ts, or a later SetMeta)
   int64_t expires = 0;      // unix ns; 0 = never. Most keys have none: store it compactly.
   uint16_t mode = 0;        // record's reserved field (file mode bits)
-  uint8_t flags = 0;        // record flags (e.g. compressed)
+  // The stored record's flags (compressed, owner block...), plus
+  // kEntryHasOwner when uid and gid hold the key's owner.
+  uint8_t flags = 0;
+  uint32_t uid = 0;  // with kEntryHasOwner; most keys have none: stored compactly
+  uint32_t gid = 0;
 
+  bool has_owner() const { return flags & kEntryHasOwner; }
   bool operator==(const KeydirEntry& o) const {
     return file_id == o.file_id && offset == o.offset && disk_len == o.disk_len &&
            value_len == o.value_len && timestamp == o.timestamp && expires == o.expires &&
-           mode == o.mode && flags == o.flags;
+           mode == o.mode && flags == o.flags && uid == o.uid && gid == o.gid;
   }
   bool operator!=(const KeydirEntry& o) const { return !(*this == o); }
 };

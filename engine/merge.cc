@@ -42,36 +42,33 @@ constexpr uint64_t kOutputSyncEvery = 8 << 20;
 // Records up to this size are copied whole; larger ones a piece at a time.
 constexpr uint64_t kCopyPiece = 1 << 20;
 
-// Copies the record at `offset` of `file` (`size` bytes, already checked by
-// the scanner) to `out` with the header `h` says (its lengths unchanged),
-// reading it a piece at a time so memory does not grow with its size. The
-// new CRC is derived from the old one (CRC-32 is linear); the bytes are
-// checksummed again as they are copied, and Corruption is returned if they
-// changed.
-Status CopyLargeRecord(const RandomAccessFile& file, uint64_t offset, RecordHeader h,
-                       WritableFile* out) {
-  std::string head(kHeaderSize + h.key_len, '\0');
+// Copies the record at `offset` of `file` (already checked by the scanner;
+// its value starts `value_offset` bytes in) to `out` with the header and
+// owner `h` says (key and value lengths unchanged), reading it a piece at a
+// time so memory does not grow with its size. The new CRC is derived from
+// the old one (CRC-32 is linear); the bytes are checksummed again as they
+// are copied, and Corruption is returned if they changed.
+Status CopyLargeRecord(const RandomAccessFile& file, uint64_t offset, uint64_t value_offset,
+                       std::string_view key, const RecordHeader& h, WritableFile* out) {
+  std::string old_head(static_cast<size_t>(value_offset), '\0');
   std::string_view got;
-  Status s = file.Read(offset, head.size(), head.data(), &got);
-  if (s.ok() && got.size() != head.size()) s = Status::Corruption("record cut short");
+  Status s = file.Read(offset, old_head.size(), old_head.data(), &got);
+  if (s.ok() && got.size() != old_head.size()) s = Status::Corruption("record cut short");
   if (!s.ok()) return s;
-  if (got.data() != head.data()) head.assign(got.data(), got.size());
+  if (got.data() != old_head.data()) old_head.assign(got.data(), got.size());
   RecordHeader old;
-  if (!DecodeHeader(head.data(), &old) || old.key_len != h.key_len || old.val_len != h.val_len) {
+  if (!DecodeHeader(old_head.data(), &old) || old.key_len != h.key_len ||
+      old.val_len != h.val_len || old.ValueOffset() != value_offset) {
     return Status::Corruption("record changed under the merge");
   }
-  const uint32_t old_prefix = Crc32(Crc32(0, head.data() + 4, kHeaderSize - 4),
-                                    head.data() + kHeaderSize, h.key_len);
-  const uint32_t value_crc = old.crc ^ Crc32Combine(old_prefix, 0, h.val_len);
-  EncodeHeader(h, head.data());
-  const uint32_t prefix = Crc32(Crc32(0, head.data() + 4, kHeaderSize - 4),
-                                head.data() + kHeaderSize, h.key_len);
-  EncodeFixed32(head.data(), Crc32Combine(prefix, value_crc, h.val_len));
+  const uint32_t value_crc = old.crc ^ Crc32Combine(RecordHeadCrc(old_head), 0, h.val_len);
+  std::string head = EncodeRecordHead(h, key);
+  EncodeFixed32(head.data(), Crc32Combine(RecordHeadCrc(head), value_crc, h.val_len));
   s = out->Append(head);
   if (!s.ok()) return s;
   std::string buf(kCopyPiece, '\0');
   uint32_t copied_crc = 0;
-  const uint64_t value_at = offset + head.size();
+  const uint64_t value_at = offset + value_offset;
   for (uint64_t off = 0; off < h.val_len;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(kCopyPiece, h.val_len - off));
     s = file.Read(value_at + off, n, buf.data(), &got);
@@ -173,7 +170,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
   std::unique_ptr<WritableFile> out;
   uint32_t out_id = 0;
   std::vector<Moved> moved;
-  std::string record;
+  std::string record, old_record;
 
   auto install = [&]() -> Status {
     if (!out) return Status::OK();
@@ -204,11 +201,16 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
         const Moved& m = moved[j];
         KeydirEntry cur;
         // Repoint only entries still at the copied record; keep their
-        // metadata (a meta update may have come after the copy).
+        // metadata (a meta update may have come after the copy) but take
+        // the copy's record flags (it may have gained an owner block).
         if (keydir_.Get(m.op.key, &cur) && cur.file_id == m.from_file &&
             cur.offset == m.from_offset) {
+          live_bytes_ -= EntryRecordSize(m.op.key.size(), cur);
           cur.file_id = m.op.entry.file_id;
           cur.offset = m.op.entry.offset;
+          cur.flags = static_cast<uint8_t>((cur.flags & kEntryHasOwner) |
+                                           (m.op.entry.flags & ~kEntryHasOwner));
+          live_bytes_ += EntryRecordSize(m.op.key.size(), cur);
           keydir_.Put(m.op.key, cur);
         }
       }
@@ -245,7 +247,19 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
           continue;  // overwritten, deleted or expired since
         }
       }
-      const uint64_t size = op.record_size;
+      // The copy: the keydir's metadata and owner, the record's lengths and codec.
+      RecordHeader h;
+      h.timestamp = cur.timestamp;
+      h.expires = cur.expires;
+      h.reserved = cur.mode;
+      h.flags = static_cast<uint8_t>(op.entry.flags & ~(kFlagBatch | kFlagOwner | kEntryHasOwner));
+      SetRecordOwner(cur.has_owner() ? std::optional<Owner>(Owner{cur.uid, cur.gid})
+                                     : std::nullopt,
+                     &h);
+      h.key_len = static_cast<uint32_t>(op.key.size());
+      h.val_len = op.entry.disk_len;
+      h.codec = (h.flags & kFlagCompressed) ? kCodecSnappy : kCodecNone;
+      const uint64_t size = h.RecordSize();
       if (!out || (out->Size() > 0 && out->Size() + size > options_.max_data_file_size)) {
         s = install();
         if (!s.ok()) break;
@@ -259,40 +273,33 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
         if (!s.ok()) break;
       }
       // Re-read the record and write it with the keydir's metadata.
-      RecordHeader h;
-      h.timestamp = cur.timestamp;
-      h.expires = cur.expires;
-      h.reserved = cur.mode;
-      h.flags = static_cast<uint8_t>(op.entry.flags & ~kFlagBatch);
+      const uint64_t old_size = op.record_size;
+      const uint64_t value_offset = EntryValueOffset(op.key.size(), op.entry);
       Moved m;
       m.from_file = in_id;
       m.from_offset = op.entry.offset;
       m.op = std::move(op);
-      m.op.entry = cur;
-      m.op.entry.flags = h.flags;
+      m.op.entry = EntryForRecord(h, cur.value_len);
       m.op.entry.file_id = out_id;
       m.op.entry.offset = static_cast<uint32_t>(out->Size());
-      if (size > kCopyPiece) {
-        // The scanner's header fields give the lengths and codec.
-        h.key_len = static_cast<uint32_t>(m.op.key.size());
-        h.val_len = m.op.entry.disk_len;
-        h.codec = (h.flags & kFlagCompressed) ? kCodecSnappy : kCodecNone;
-        s = CopyLargeRecord(*file, m.from_offset, h, out.get());
+      m.op.record_size = static_cast<uint32_t>(size);
+      if (old_size > kCopyPiece) {
+        s = CopyLargeRecord(*file, m.from_offset, value_offset, m.op.key, h, out.get());
         if (!s.ok()) break;
       } else {
-        record.resize(size);
+        old_record.resize(old_size);
         std::string_view got;
-        s = file->Read(m.from_offset, size, record.data(), &got);
-        if (s.ok() && got.size() != size) s = Status::Corruption("record cut short");
+        s = file->Read(m.from_offset, old_size, old_record.data(), &got);
+        if (s.ok() && got.size() != old_size) s = Status::Corruption("record cut short");
         if (!s.ok()) break;
-        if (got.data() != record.data()) record.assign(got.data(), got.size());
-        RecordHeader stored;
-        DecodeHeader(record.data(), &stored);
-        stored.timestamp = h.timestamp;
-        stored.expires = h.expires;
-        stored.reserved = h.reserved;
-        stored.flags = h.flags;
-        ResealRecord(stored, record.data());
+        // The scanner checked the bytes; they are read again, so check again.
+        if (Crc32(0, got.data() + 4, got.size() - 4) != DecodeFixed32(got.data())) {
+          s = Status::Corruption("record changed under the merge");
+          break;
+        }
+        record = EncodeRecordHead(h, m.op.key);
+        record.append(got.substr(value_offset));
+        EncodeFixed32(record.data(), Crc32(0, record.data() + 4, record.size() - 4));
         s = out->Append(record);
         if (!s.ok()) break;
       }

@@ -36,6 +36,7 @@ bool DecodeHeader(const char* src, RecordHeader* h) {
   if (h->key_len > 0xFFFF) return false;
   // An empty key only on a batch commit or on the clear-all tombstone.
   if (h->key_len == 0 && h->flags != kFlagBatchCommit && h->flags != kFlagTombstone) return false;
+  if ((h->flags & kFlagOwner) && (h->flags & (kFlagTombstone | kFlagBatchCommit))) return false;
   if ((h->flags & kFlagBlockChecksums) &&
       (h->flags & (kFlagCompressed | kFlagTombstone | kFlagMetaUpdate | kFlagBatchCommit))) {
     return false;
@@ -43,17 +44,39 @@ bool DecodeHeader(const char* src, RecordHeader* h) {
   return true;
 }
 
-uint32_t RecordCrc(const char* header, std::string_view key, std::string_view value) {
+void EncodeOwner(const RecordHeader& h, char* dst) {
+  EncodeFixed32(dst, h.uid);
+  EncodeFixed32(dst + 4, h.gid);
+}
+
+void DecodeOwner(const char* src, RecordHeader* h) {
+  h->uid = DecodeFixed32(src);
+  h->gid = DecodeFixed32(src + 4);
+}
+
+std::string EncodeRecordHead(const RecordHeader& h, std::string_view key) {
+  std::string head(kHeaderSize + key.size() + OwnerBytes(h.flags), '\0');
+  EncodeHeader(h, head.data());
+  std::copy(key.begin(), key.end(), head.begin() + kHeaderSize);
+  if (h.flags & kFlagOwner) EncodeOwner(h, head.data() + kHeaderSize + key.size());
+  return head;
+}
+
+uint32_t RecordCrc(const char* header, std::string_view key, std::string_view owner,
+                   std::string_view value) {
   uint32_t crc = Crc32(0, header + 4, kHeaderSize - 4);
   crc = Crc32(crc, key.data(), key.size());
+  crc = Crc32(crc, owner.data(), owner.size());
   return Crc32(crc, value.data(), value.size());
+}
+
+uint32_t RecordHeadCrc(std::string_view head) {
+  return Crc32(0, head.data() + 4, head.size() - 4);
 }
 
 void ResealRecord(const RecordHeader& h, char* record) {
   EncodeHeader(h, record);
-  const std::string_view key(record + kHeaderSize, h.key_len);
-  const std::string_view value(record + kHeaderSize + h.key_len, h.val_len);
-  EncodeFixed32(record, RecordCrc(record, key, value));
+  EncodeFixed32(record, Crc32(0, record + 4, static_cast<size_t>(h.RecordSize() - 4)));
 }
 
 RecordHeader AppendRecord(std::string* dst, RecordHeader h, std::string_view key,
@@ -81,13 +104,10 @@ RecordHeader AppendRecord(std::string* dst, RecordHeader h, std::string_view key
   h.key_len = static_cast<uint32_t>(key.size());
   h.val_len = static_cast<uint32_t>(value.size() + table.size());
   const size_t start = dst->size();
-  dst->resize(start + kHeaderSize);
-  EncodeHeader(h, &(*dst)[start]);
-  dst->append(key.data(), key.size());
+  dst->append(EncodeRecordHead(h, key));
   dst->append(value.data(), value.size());
   dst->append(table);
-  h.crc = RecordCrc(&(*dst)[start], key, std::string_view(dst->data() + start + kHeaderSize +
-                                                              key.size(), h.val_len));
+  h.crc = Crc32(0, dst->data() + start + 4, dst->size() - start - 4);
   EncodeFixed32(&(*dst)[start], h.crc);
   return h;
 }
@@ -98,11 +118,12 @@ Status ParseRecord(std::string_view record, RecordHeader* h, std::string_view* k
     return Status::Corruption("bad record header");
   }
   if (h->RecordSize() != record.size()) return Status::Corruption("record length mismatch");
-  *key = record.substr(kHeaderSize, h->key_len);
-  *stored_value = record.substr(kHeaderSize + h->key_len, h->val_len);
-  if (RecordCrc(record.data(), *key, *stored_value) != h->crc) {
+  if (Crc32(0, record.data() + 4, record.size() - 4) != h->crc) {
     return Status::Corruption("checksum mismatch");
   }
+  *key = record.substr(kHeaderSize, h->key_len);
+  if (h->flags & kFlagOwner) DecodeOwner(record.data() + kHeaderSize + h->key_len, h);
+  *stored_value = record.substr(h->ValueOffset(), h->val_len);
   return Status::OK();
 }
 

@@ -1,10 +1,11 @@
 // The on-disk record: a 32-byte header, the key, the value (docs/Format.md).
 //
 //   crc32 (4) | ts_unix_nano (8) | expires_unix_nano (8) | key_len (4) |
-//   val_len (4) | flags (1) | codec (1) | reserved (2) | key | value
+//   val_len (4) | flags (1) | codec (1) | reserved (2) | key | [owner (8)] | value
 //
 // Little-endian; the CRC-32 covers every byte after the CRC field. The
-// reserved field holds the key's mode bits.
+// reserved field holds the key's mode bits; the owner block (uid, gid; 4
+// bytes each) is there only when the kFlagOwner bit is set.
 #ifndef BITGASK_ENGINE_RECORD_H_
 #define BITGASK_ENGINE_RECORD_H_
 
@@ -35,8 +36,13 @@ enum RecordFlag : uint8_t {
   // byte range can be read and checked without reading the whole value.
   // Set on every uncompressed value larger than one block.
   kFlagBlockChecksums = 0x20,
+  // An owner block (uid, gid) follows the key. Never on a tombstone or a
+  // batch commit record.
+  kFlagOwner = 0x40,
 };
-constexpr uint8_t kKnownFlags = 0x3F;
+constexpr uint8_t kKnownFlags = 0x7F;
+constexpr uint32_t kOwnerBytes = 8;
+inline uint32_t OwnerBytes(uint8_t flags) { return (flags & kFlagOwner) ? kOwnerBytes : 0; }
 constexpr uint32_t kBlockSize = 64 * 1024;
 
 // Which fields a metadata-update record changes.
@@ -44,6 +50,7 @@ enum MetaMask : uint8_t {
   kMetaTimestamp = 0x01,
   kMetaExpires = 0x02,
   kMetaMode = 0x04,
+  kMetaOwner = 0x08,  // the record's owner block (it has kFlagOwner)
 };
 
 enum Codec : uint8_t { kCodecNone = 0, kCodecSnappy = 1 };
@@ -57,8 +64,13 @@ struct RecordHeader {
   uint8_t flags = 0;
   uint8_t codec = kCodecNone;
   uint16_t reserved = 0;  // mode bits
+  // Not part of the 32 bytes: the owner block, when flags has kFlagOwner.
+  uint32_t uid = 0;
+  uint32_t gid = 0;
 
-  uint64_t RecordSize() const { return kHeaderSize + key_len + static_cast<uint64_t>(val_len); }
+  // Where the value starts, from the record's first byte.
+  uint64_t ValueOffset() const { return kHeaderSize + key_len + OwnerBytes(flags); }
+  uint64_t RecordSize() const { return ValueOffset() + val_len; }
 };
 
 // The most bytes a value of len bytes takes as stored (with its block
@@ -73,24 +85,37 @@ void EncodeHeader(const RecordHeader& h, char* dst);
 // bits or codec); lengths are checked by the caller against the file.
 bool DecodeHeader(const char* src, RecordHeader* h);
 
-// The CRC of a record: header bytes 4..31, then key, then value.
-uint32_t RecordCrc(const char* header, std::string_view key, std::string_view value);
+// The owner block's 8 bytes (h.uid, h.gid), and back.
+void EncodeOwner(const RecordHeader& h, char* dst);
+void DecodeOwner(const char* src, RecordHeader* h);
 
-// Rewrites the header of a whole record held in memory (`record` points at
-// its first byte, followed by key and value as h's lengths say) and
-// recomputes its CRC. For copies that change metadata but not the bytes.
+// Writes the header and (when h has kFlagOwner) the owner block, then the
+// key: the bytes of a record before its value. The CRC field is h.crc.
+std::string EncodeRecordHead(const RecordHeader& h, std::string_view key);
+
+// The CRC of a record: header bytes 4..31, then key, owner block and value.
+uint32_t RecordCrc(const char* header, std::string_view key, std::string_view owner,
+                   std::string_view value);
+// The same for a record whose head (EncodeRecordHead) is in one piece.
+uint32_t RecordHeadCrc(std::string_view head);
+
+// Rewrites the 32-byte header of a whole record held in memory (`record`
+// points at its first byte, laid out as h's lengths and owner flag say; the
+// owner block is left as it is) and recomputes its CRC. For copies that
+// change metadata but not the bytes.
 void ResealRecord(const RecordHeader& h, char* record);
 
 // Appends a complete record to *dst. `h` gives timestamp, expires, flags
-// (tombstone/meta/batch bits) and reserved; crc, lengths and codec are filled
+// (tombstone/meta/batch/owner bits), reserved and the owner; crc, lengths and codec are filled
 // in. A value of at least compression_threshold bytes (threshold > 0) is
 // compressed with snappy when that makes it smaller. Returns the header
 // actually written.
 RecordHeader AppendRecord(std::string* dst, RecordHeader h, std::string_view key,
                           std::string_view value, uint32_t compression_threshold);
 
-// Checks a whole record held in memory (header + key + value) and returns
-// views of its key and stored value. Corruption when the CRC does not match.
+// Checks a whole record held in memory (header + key + owner + value) and
+// returns views of its key and stored value (the owner is in *h). Corruption
+// when the CRC does not match.
 Status ParseRecord(std::string_view record, RecordHeader* h, std::string_view* key,
                    std::string_view* stored_value);
 

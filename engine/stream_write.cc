@@ -55,7 +55,7 @@ Status DBImpl::PutFrom(const WriteOptions& wo, std::string_view key, uint64_t si
   }
   const bool blocks = size > kBlockSize;
   const uint64_t table_len = blocks ? 4 * ((size + kBlockSize - 1) / kBlockSize) : 0;
-  if (kHeaderSize + key.size() + size + table_len > kMaxFileSizeLimit) {
+  if (kHeaderSize + key.size() + kOwnerBytes + size + table_len > kMaxFileSizeLimit) {
     return Status::TooLarge("value of " + std::to_string(size) +
                             " bytes does not fit a record (4 GiB with its checksums)");
   }
@@ -84,30 +84,21 @@ Status DBImpl::PutFrom(const WriteOptions& wo, std::string_view key, uint64_t si
   h.expires = ExpiryFor(wo, now);
   h.reserved = wo.mode;
   h.flags = blocks ? kFlagBlockChecksums : 0;
+  SetRecordOwner(wo.owner, &h);
   h.key_len = static_cast<uint32_t>(key.size());
   h.val_len = static_cast<uint32_t>(size + table_len);
 
   Writer w;
   w.sync = SyncFor(wo.sync, options_.sync_on_put);
-  w.records.resize(kHeaderSize);
-  EncodeHeader(h, w.records.data());
-  w.records.append(key.data(), key.size());
-  uint32_t crc = Crc32(0, w.records.data() + 4, kHeaderSize - 4);
-  crc = Crc32(crc, key.data(), key.size());
-  crc = Crc32Combine(crc, value_crc, size);
+  w.records = EncodeRecordHead(h, key);
+  uint32_t crc = Crc32Combine(RecordHeadCrc(w.records), value_crc, size);
   crc = Crc32(crc, table.data(), table.size());
   EncodeFixed32(w.records.data(), crc);
   w.streams.push_back(Stream{w.records.size(), size, value_crc, read});
   w.stream_bytes = size;
   w.records += table;
 
-  KeydirEntry e;
-  e.disk_len = h.val_len;
-  e.value_len = static_cast<uint32_t>(size);
-  e.timestamp = h.timestamp;
-  e.expires = h.expires;
-  e.mode = h.reserved;
-  e.flags = h.flags;
+  KeydirEntry e = EntryForRecord(h, static_cast<uint32_t>(size));
   w.ops.push_back(PendingOp{LogOp::kPut, 0, key, e, 0, static_cast<uint32_t>(w.Size())});
   puts_++;
   return Commit(&w);
@@ -124,37 +115,40 @@ Status DBImpl::EncodeCopy(std::string_view from, std::string_view to, int64_t /*
     std::shared_ptr<RandomAccessFile> file = FileFor(src.file_id);
     if (!file) continue;  // merged away under us: look again
 
-    // The source header and key (checked against the keydir's key).
-    std::string head(kHeaderSize + from.size(), '\0');
+    // The source header, key and owner block (checked against the keydir).
+    const uint64_t value_offset = EntryValueOffset(from.size(), src);
+    std::string head(static_cast<size_t>(value_offset), '\0');
     s = AtRecord(src, ReadExactly(*file, src.offset, head.size(), head.data()));
     if (!s.ok()) return s;
     RecordHeader old;
     if (!DecodeHeader(head.data(), &old) || old.key_len != from.size() ||
-        old.val_len != src.disk_len || std::string_view(head).substr(kHeaderSize) != from) {
+        old.val_len != src.disk_len || old.ValueOffset() != value_offset ||
+        std::string_view(head).substr(kHeaderSize, from.size()) != from) {
       return AtRecord(src, Status::Corruption("record does not match the keydir"));
     }
-    const uint64_t stored_at = src.offset + kHeaderSize + from.size();
+    const uint64_t stored_at = src.offset + value_offset;
 
-    // The copy keeps the value as stored and takes its metadata from the keydir.
+    // The copy keeps the value as stored and takes its metadata (owner
+    // included) from the keydir.
     RecordHeader h = old;
     h.timestamp = src.timestamp;
     h.expires = src.expires;
     h.reserved = src.mode;
     h.flags = static_cast<uint8_t>((old.flags & (kFlagCompressed | kFlagBlockChecksums)) |
                                    kFlagBatch);
+    SetRecordOwner(src.has_owner() ? std::optional<Owner>(Owner{src.uid, src.gid})
+                                   : std::nullopt,
+                   &h);
     h.key_len = static_cast<uint32_t>(to.size());
 
     const uint64_t rel = w->Size();
     const size_t start = w->records.size();
-    w->records.resize(start + kHeaderSize);
-    EncodeHeader(h, &w->records[start]);
-    w->records.append(to.data(), to.size());
+    w->records += EncodeRecordHead(h, to);
     if (old.val_len <= kInlineCopyMax) {
       w->records.resize(w->records.size() + old.val_len);
       char* stored = &w->records[w->records.size() - old.val_len];
       s = ReadExactly(*file, stored_at, old.val_len, stored);
-      if (s.ok() && RecordCrc(head.data(), from, std::string_view(stored, old.val_len)) !=
-                        old.crc) {
+      if (s.ok() && Crc32(RecordHeadCrc(head), stored, old.val_len) != old.crc) {
         s = Status::Corruption("checksum mismatch");
       }
       if (!s.ok()) return AtRecord(src, s);
@@ -170,14 +164,12 @@ Status DBImpl::EncodeCopy(std::string_view from, std::string_view to, int64_t /*
         stored_crc = Crc32(stored_crc, buf.data(), n);
         off += n;
       }
-      uint32_t crc = Crc32(0, head.data() + 4, kHeaderSize - 4);
-      crc = Crc32(crc, from.data(), from.size());
-      if (Crc32Combine(crc, stored_crc, old.val_len) != old.crc) {
+      if (Crc32Combine(RecordHeadCrc(head), stored_crc, old.val_len) != old.crc) {
         return AtRecord(src, Status::Corruption("checksum mismatch"));
       }
-      crc = Crc32(0, &w->records[start] + 4, kHeaderSize - 4);
-      crc = Crc32(crc, to.data(), to.size());
-      EncodeFixed32(&w->records[start], Crc32Combine(crc, stored_crc, old.val_len));
+      const std::string_view new_head = std::string_view(w->records).substr(start);
+      EncodeFixed32(&w->records[start],
+                    Crc32Combine(RecordHeadCrc(new_head), stored_crc, old.val_len));
       // The file stays readable through `file` even if a merge removes it.
       ValueReader read = [file, stored_at](uint64_t off, size_t n, char* dst) {
         return ReadExactly(*file, stored_at + off, n, dst);
@@ -185,8 +177,7 @@ Status DBImpl::EncodeCopy(std::string_view from, std::string_view to, int64_t /*
       w->streams.push_back(Stream{w->records.size(), old.val_len, stored_crc, std::move(read)});
       w->stream_bytes += old.val_len;
     }
-    KeydirEntry e = src;
-    e.flags = h.flags;
+    KeydirEntry e = EntryForRecord(h, src.value_len);
     w->ops.push_back(PendingOp{LogOp::kPut, 0, to, e, static_cast<uint32_t>(rel),
                                static_cast<uint32_t>(w->Size() - rel)});
     return Status::OK();

@@ -310,8 +310,8 @@ TEST(RecordHeaderTest, DecodeRejectsInvalidHeaders) {
   EncodeHeader(good, buf);
   ASSERT_TRUE(DecodeHeader(buf, &d));
 
-  // Unknown flag bits, alone and with known ones.
-  for (int bit = 6; bit < 8; bit++) {
+  // The unknown flag bit, alone and with known ones.
+  for (int bit = 7; bit < 8; bit++) {
     for (uint8_t known : {uint8_t{0}, uint8_t{kFlagTombstone}, uint8_t{kKnownFlags}}) {
       RecordHeader h = good;
       h.flags = static_cast<uint8_t>(known | (1u << bit));
@@ -319,6 +319,13 @@ TEST(RecordHeaderTest, DecodeRejectsInvalidHeaders) {
       EncodeHeader(h, buf);
       EXPECT_FALSE(DecodeHeader(buf, &d)) << "flags " << int(h.flags);
     }
+  }
+  // An owner block on a tombstone or a batch commit record.
+  for (uint8_t fl : {uint8_t{kFlagTombstone}, uint8_t{kFlagBatchCommit}}) {
+    RecordHeader h = good;
+    h.flags = static_cast<uint8_t>(fl | kFlagOwner);
+    EncodeHeader(h, buf);
+    EXPECT_FALSE(DecodeHeader(buf, &d)) << "flags " << int(h.flags);
   }
   // Unknown codecs, with and without the compressed flag.
   for (int codec = 2; codec < 256; codec++) {
@@ -399,7 +406,7 @@ TEST(RecordTest, CrcCoversEverythingAfterTheCrcField) {
   ASSERT_EQ(rec.size(), kHeaderSize + 3 + 5);
   EXPECT_EQ(w.crc, ZlibCrc(std::string_view(rec).substr(4)));
   EXPECT_EQ(DecodeFixed32(rec.data()), w.crc);
-  EXPECT_EQ(RecordCrc(rec.data(), "key", "value"), w.crc);
+  EXPECT_EQ(RecordCrc(rec.data(), "key", "", "value"), w.crc);
   EXPECT_EQ(rec.substr(kHeaderSize), "keyvalue");
 }
 
@@ -469,6 +476,33 @@ TEST(RecordTest, AppendAndParseRoundTrip) {
     RecordHeader p;
     std::string_view key, stored;
     EXPECT_TRUE(ParseRecord(std::string_view(all).substr(start, size), &p, &key, &stored).ok());
+  }
+}
+
+TEST(RecordTest, OwnerBlockSitsBetweenKeyAndValue) {
+  for (uint32_t threshold : {0u, 16u}) {
+    std::string rec;
+    RecordHeader h;
+    h.flags = kFlagOwner;
+    h.uid = 0x01020304;
+    h.gid = 0xFFFFFFFE;
+    const std::string value(300, 'v');  // compressible: snappy when threshold is 16
+    RecordHeader w = AppendRecord(&rec, h, "key", value, threshold);
+    ASSERT_EQ(rec.size(), w.RecordSize());
+    EXPECT_EQ(w.ValueOffset(), kHeaderSize + 3 + kOwnerBytes);
+    EXPECT_EQ(rec.substr(kHeaderSize, 3), "key");
+    EXPECT_EQ(DecodeFixed32(rec.data() + kHeaderSize + 3), 0x01020304u);
+    EXPECT_EQ(DecodeFixed32(rec.data() + kHeaderSize + 7), 0xFFFFFFFEu);
+    EXPECT_EQ(w.crc, ZlibCrc(std::string_view(rec).substr(4)));
+    RecordHeader p;
+    std::string_view k, stored;
+    ASSERT_TRUE(ParseRecord(rec, &p, &k, &stored).ok());
+    EXPECT_EQ(k, "key");
+    EXPECT_EQ(p.uid, 0x01020304u);
+    EXPECT_EQ(p.gid, 0xFFFFFFFEu);
+    std::string out;
+    ASSERT_TRUE(DecodeValue(p, stored, &out).ok());
+    EXPECT_EQ(out, value);
   }
 }
 
@@ -557,6 +591,15 @@ TEST(RecordTest, EveryFlippedBitIsDetected) {
     h.timestamp = 99;
     AppendRecord(&r, h, "compressed", Compressible(400), 256);
     ASSERT_EQ(r[29], static_cast<char>(kCodecSnappy));
+    records.push_back(r);
+  }
+  {
+    std::string r;
+    RecordHeader h;
+    h.flags = kFlagOwner;
+    h.uid = 65534;
+    h.gid = 123;
+    AppendRecord(&r, h, "owned", "value", 0);
     records.push_back(r);
   }
   {
@@ -1122,7 +1165,11 @@ std::vector<LogOp> HintOps(size_t n, std::mt19937_64* rng) {
     op.entry.timestamp = static_cast<int64_t>((*rng)());
     op.entry.expires = i % 5 == 0 ? 0 : static_cast<int64_t>((*rng)());
     op.entry.mode = static_cast<uint16_t>((*rng)());
-    op.entry.flags = static_cast<uint8_t>((*rng)() & kKnownFlags);
+    op.entry.flags = static_cast<uint8_t>((*rng)() & (kKnownFlags | kEntryHasOwner));
+    if (op.entry.has_owner()) {  // a trailer of 8 bytes after the key
+      op.entry.uid = static_cast<uint32_t>((*rng)());
+      op.entry.gid = static_cast<uint32_t>((*rng)());
+    }
     op.entry.file_id = 12345;  // not stored: the reader sets its own
     op.record_size = static_cast<uint32_t>((*rng)());
     ops.push_back(op);

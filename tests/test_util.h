@@ -146,7 +146,9 @@ inline std::vector<RawRecord> WalkRecords(const std::string& path, uint64_t from
   for (uint64_t off = from; off + kHeader <= data.size();) {
     const uint32_t key_len = Fixed32(data, off + 20);
     const uint32_t val_len = Fixed32(data, off + 24);
-    RawRecord r{off, kHeader + key_len + val_len, static_cast<uint8_t>(data[off + 28]),
+    const uint8_t flags = static_cast<uint8_t>(data[off + 28]);
+    const uint64_t owner_len = (flags & 0x40) ? 8 : 0;  // the owner block
+    RawRecord r{off, kHeader + key_len + owner_len + val_len, flags,
                 data.substr(off + kHeader, key_len)};
     if (off + r.size > data.size()) break;
     out.push_back(r);

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,7 @@ struct RecordMeta {
   int64_t expires_unix_ns = 0;    // 0: never expires
   uint32_t value_size = 0;        // logical (uncompressed) bytes
   uint16_t mode = 0;              // as given in WriteOptions::mode; 0 if none
+  std::optional<Owner> owner;     // as given in WriteOptions::owner or SetMeta
 };
 
 struct DBStats {
@@ -183,9 +185,10 @@ class DB {
   virtual Status Expire(std::string_view key, std::chrono::nanoseconds ttl) = 0;
   virtual Status ExpireAt(std::string_view key, int64_t expires_unix_ns) = 0;
   virtual Status Persist(std::string_view key) = 0;  // removes the expiry
-  // Changes a live key's mode bits and/or timestamp without rewriting its
-  // value (pass -1 to keep either). NotFound when absent.
-  virtual Status SetMeta(std::string_view key, int32_t mode, int64_t timestamp_unix_ns) = 0;
+  // Changes a live key's mode bits, timestamp and/or owner without rewriting
+  // its value (pass -1 or no owner to keep each). NotFound when absent.
+  virtual Status SetMeta(std::string_view key, int32_t mode, int64_t timestamp_unix_ns,
+                         std::optional<Owner> owner = std::nullopt) = 0;
 
   // Makes every acknowledged write durable (fdatasync of the active file).
   virtual Status Sync() = 0;

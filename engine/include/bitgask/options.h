@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,14 @@ struct Options {
   Env* env = nullptr;
 };
 
+// A file's owner kept with a key (used by the filesystem).
+struct Owner {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  bool operator==(const Owner& o) const { return uid == o.uid && gid == o.gid; }
+  bool operator!=(const Owner& o) const { return !(*this == o); }
+};
+
 // Per-write options. A default-constructed WriteOptions does what
 // Options says (sync_on_put / sync_on_delete, default_ttl).
 struct WriteOptions {
@@ -89,6 +98,9 @@ struct WriteOptions {
   uint16_t mode = 0;
   // The record's timestamp (the file's mtime); 0 means now.
   int64_t timestamp_unix_ns = 0;
+  // The owner to keep with the key; none by default (8 bytes more on disk
+  // and in memory when given).
+  std::optional<Owner> owner;
 };
 
 // ---- Options by name, from text: one parser for every program (mount -o,

@@ -8,9 +8,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "bitgask/options.h"
 
 namespace bitgask {
 
@@ -20,11 +23,12 @@ class WriteBatch {
   // Expires ttl after the batch is written (ttl > 0).
   void PutWithTTL(std::string_view key, std::string_view value, std::chrono::nanoseconds ttl);
   // Full control: absolute expiry (0 = none, or the store's default_ttl),
-  // mode bits and timestamp (0 = now), as in WriteOptions.
+  // mode bits, timestamp (0 = now) and owner, as in WriteOptions.
   void PutWithMeta(std::string_view key, std::string_view value, int64_t expires_at_unix_ns,
-                   uint16_t mode, int64_t timestamp_unix_ns);
+                   uint16_t mode, int64_t timestamp_unix_ns,
+                   std::optional<Owner> owner = std::nullopt);
   void Delete(std::string_view key);
-  // Sets `to` to the value and metadata (mode, timestamp, expiry) of `from`,
+  // Sets `to` to the value and metadata (mode, timestamp, expiry, owner) of `from`,
   // as the store holds `from` when Write is called (earlier operations of the
   // same batch are not seen). The value is copied as stored, a piece at a
   // time, so memory does not grow with its size. Write fails with NotFound,
@@ -44,6 +48,7 @@ class WriteBatch {
     int64_t expires_at = 0;   // absolute expiry (wins over ttl_ns)
     uint16_t mode = 0;
     int64_t timestamp = 0;
+    std::optional<Owner> owner;
   };
   const std::vector<Op>& ops() const { return ops_; }
 
