@@ -4,10 +4,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -65,6 +67,7 @@ struct BitgaskFs::OpenFile {
   // utimensat; stored with them.
   int64_t mtime_ns = 0;
   uint16_t mode = S_IFREG | 0644;
+  std::optional<Owner> owner;  // as stored with the key; none: the mount's
   int refs = 0;  // open handles; guarded by open_mu_
 };
 
@@ -107,14 +110,14 @@ mode_t NodeType(uint16_t stored) {
 int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, double* timeout) {
   std::memset(st, 0, sizeof(*st));
   st->st_ino = ino;
-  st->st_uid = options_.uid;
-  st->st_gid = options_.gid;
   st->st_blksize = 4096;
   if (timeout != nullptr) *timeout = kTimeout;
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return ENOENT;
+  const InodeTable::Times t = inodes_.GetTimes(ino);
   if (kind == Kind::kFile) {
+    SetOwner(m.owner, st);
     st->st_mode = FileMode(m.mode);
     st->st_nlink = 1;
     if (timeout != nullptr && m.expires_unix_ns != 0) {
@@ -136,22 +139,72 @@ int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, 
       if (of->loaded) st->st_size = static_cast<off_t>(of->buf.size());
       if (of->dirty && of->mtime_ns != 0) mtime = of->mtime_ns;
     }
-    st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(mtime);
+    SetTimes(mtime, t, st);
   } else {
     RecordMeta dm;
     int64_t ts = mount_time_ns_;
     st->st_mode = S_IFDIR | 0755;
+    std::optional<Owner> owner;
     if (!path.empty() && db_->Meta(DirMarker(path), &dm).ok()) {
       if ((dm.mode & S_IFMT) == S_IFDIR) st->st_mode = dm.mode;
       ts = dm.timestamp_unix_ns;
+      owner = dm.owner;
     }
+    SetOwner(owner, st);
     st->st_mode &= ~options_.umask;
     st->st_nlink = 2;
     st->st_size = 4096;
-    st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(ts);
+    SetTimes(t.mtime_ns != 0 ? t.mtime_ns : ts, t, st);
   }
   st->st_blocks = (st->st_size + 511) / 512;
   return 0;
+}
+
+void BitgaskFs::SetOwner(const std::optional<Owner>& owner, struct stat* st) const {
+  st->st_uid = owner ? owner->uid : options_.uid;
+  st->st_gid = owner ? owner->gid : options_.gid;
+}
+
+void BitgaskFs::SetTimes(int64_t mtime_ns, const InodeTable::Times& t, struct stat* st) {
+  st->st_mtim = ToTimespec(mtime_ns);
+  st->st_ctim = ToTimespec(std::max(mtime_ns, t.ctime_ns));
+  st->st_atim = ToTimespec(t.atime_ns != 0 ? t.atime_ns : mtime_ns);
+}
+
+std::optional<Owner> BitgaskFs::StoredOwner(uint32_t uid, uint32_t gid) const {
+  if (uid == options_.uid && gid == options_.gid) return std::nullopt;
+  return Owner{uid, gid};
+}
+
+std::optional<Owner> BitgaskFs::NewOwner(fuse_req_t req, const std::string& path,
+                                         bool* sgid_parent) {
+  // The mounting user stands for the mount's uid=/gid= (its files show
+  // those, as keys written by other programs do).
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  const uint32_t uid = ctx->uid == geteuid() ? options_.uid : ctx->uid;
+  uint32_t gid = ctx->gid == getegid() ? options_.gid : ctx->gid;
+  struct stat parent;
+  *sgid_parent = false;
+  if (StatPath(ParentPath(path), inodes_.Peek(ParentPath(path)), &parent) == 0 &&
+      (parent.st_mode & S_ISGID)) {
+    *sgid_parent = true;
+    gid = parent.st_gid;
+  }
+  return StoredOwner(uid, gid);
+}
+
+void BitgaskFs::Touched(fuse_ino_t ino) {
+  InodeTable::Times t;
+  t.ctime_ns = NowNs();
+  inodes_.SetTimes(ino, t);
+}
+
+void BitgaskFs::DirChanged(const std::string& dir) {
+  const uint64_t ino = dir.empty() ? InodeTable::kRootIno : inodes_.Peek(dir);
+  if (ino == 0) return;  // not known to the kernel: its stored time shows
+  InodeTable::Times t;
+  t.ctime_ns = t.mtime_ns = NowNs();
+  inodes_.SetTimes(ino, t);
 }
 
 void BitgaskFs::ReplyEntry(fuse_req_t req, const std::string& path) {
@@ -221,10 +274,12 @@ int BitgaskFs::LoadLocked(const std::string& path, OpenFile* of) {
   return 0;
 }
 
-int BitgaskFs::StoreBuffer(const std::string& path, uint16_t mode, int64_t mtime_ns,
+int BitgaskFs::StoreBuffer(const std::string& path, uint16_t mode,
+                           const std::optional<Owner>& owner, int64_t mtime_ns,
                            const FileBuffer& buf) {
   WriteOptions wo;
   wo.mode = mode;
+  wo.owner = owner;
   wo.timestamp_unix_ns = mtime_ns;
   Status s;
   if (buf.in_memory()) {
@@ -245,7 +300,8 @@ int BitgaskFs::CommitLocked(fuse_ino_t ino, OpenFile* of) {
     of->dirty = false;
     return 0;
   }
-  int err = StoreBuffer(path, of->mode, of->mtime_ns ? of->mtime_ns : NowNs(), of->buf);
+  int err =
+      StoreBuffer(path, of->mode, of->owner, of->mtime_ns ? of->mtime_ns : NowNs(), of->buf);
   if (err == 0) of->dirty = false;
   return err;
 }
@@ -253,12 +309,14 @@ int BitgaskFs::CommitLocked(fuse_ino_t ino, OpenFile* of) {
 bool BitgaskFs::DetachedStat(fuse_ino_t ino, struct stat* st) {
   mode_t mode;
   off_t size = 0;
+  std::optional<Owner> owner;
   auto of = FindOpen(ino);
   std::unique_lock<std::mutex> l;
   if (of) l = std::unique_lock<std::mutex>(of->mu);
   if (of && of->orphaned) {
     mode = FileMode(of->mode);
     size = static_cast<off_t>(of->buf.size());
+    owner = of->owner;
   } else {
     uint32_t last;
     if (!inodes_.LastMode(ino, &last)) return false;
@@ -268,8 +326,7 @@ bool BitgaskFs::DetachedStat(fuse_ino_t ino, struct stat* st) {
   st->st_ino = ino;
   st->st_mode = mode;
   st->st_nlink = 0;  // no name left
-  st->st_uid = options_.uid;
-  st->st_gid = options_.gid;
+  SetOwner(owner, st);
   st->st_blksize = 4096;
   st->st_size = size;
   st->st_blocks = (size + 511) / 512;
@@ -363,7 +420,7 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
       OpenFile tmp(store_path_);
       err = size == 0 ? 0 : LoadLocked(path, &tmp);
       if (err == 0) err = tmp.buf.Truncate(size);
-      if (err == 0) err = StoreBuffer(path, m.mode, NowNs(), tmp.buf);
+      if (err == 0) err = StoreBuffer(path, m.mode, m.owner, NowNs(), tmp.buf);
     }
     if (err != 0) return (void)fuse_reply_err(req, err);
   }
@@ -415,12 +472,64 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
     }
     if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
   }
-  // uid/gid/atime changes are accepted and ignored (no owner in the store).
+  if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+    int err = Chown(path, kind, ino, attr, to_set);
+    if (err != 0) return (void)fuse_reply_err(req, err);
+  }
+  InodeTable::Times times;
+  times.ctime_ns = NowNs();  // every attribute change moves ctime
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+    times.atime_ns = times.ctime_ns;
+  } else if (to_set & FUSE_SET_ATTR_ATIME) {
+    times.atime_ns = static_cast<int64_t>(attr->st_atim.tv_sec) * 1000000000 +
+                     attr->st_atim.tv_nsec;
+    if (times.atime_ns == 0) times.atime_ns = 1;  // 0 means "not set" to the table
+  }
+  if (kind == Kind::kDir && (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW))) {
+    // Replaces a time an entry change set (the root's is kept only here).
+    times.mtime_ns = times.ctime_ns;
+    if (!(to_set & FUSE_SET_ATTR_MTIME_NOW)) {
+      times.mtime_ns = static_cast<int64_t>(attr->st_mtim.tv_sec) * 1000000000 +
+                       attr->st_mtim.tv_nsec;
+      if (times.mtime_ns == 0) times.mtime_ns = 1;
+    }
+  }
+  inodes_.SetTimes(ino, times);
   struct stat st;
   double timeout;
   int err = StatPath(path, ino, &st, &timeout);
   if (err != 0) return (void)fuse_reply_err(req, err);
   fuse_reply_attr(req, &st, timeout);
+}
+
+int BitgaskFs::Chown(const std::string& path, Kind kind, fuse_ino_t ino,
+                     const struct stat* attr, int to_set) {
+  struct stat cur;
+  if (int err = StatPath(path, ino, &cur)) return err;
+  const Owner owner{(to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : cur.st_uid,
+                    (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : cur.st_gid};
+  if (owner.uid == cur.st_uid && owner.gid == cur.st_gid) return 0;
+  Status s;
+  if (kind == Kind::kFile) {
+    if (auto of = FindOpen(ino)) {  // contents stored later keep the new owner
+      std::lock_guard<std::mutex> l(of->mu);
+      of->owner = owner;
+    }
+    s = db_->SetMeta(path, -1, -1, owner);
+  } else if (path.empty()) {
+    return 0;  // the root has no key: it shows the mount's uid=/gid=
+  } else {
+    RecordMeta dm;
+    if (db_->Meta(DirMarker(path), &dm).ok()) {
+      s = db_->SetMeta(DirMarker(path), -1, -1, owner);
+    } else {
+      WriteOptions wo;
+      wo.mode = S_IFDIR | 0755;
+      wo.owner = owner;
+      s = db_->Put(wo, DirMarker(path), "");
+    }
+  }
+  return s.ok() ? 0 : s.errno_value();
 }
 
 int BitgaskFs::ChildPath(fuse_ino_t parent, const char* name, int bad_name, std::string* path) {
@@ -441,9 +550,14 @@ void BitgaskFs::MakeAndReply(fuse_req_t req, const std::string& path, const std:
   RecordMeta m;
   if (Classify(path, &m) != Kind::kNone) return (void)fuse_reply_err(req, EEXIST);
   WriteOptions wo;
+  bool sgid_parent;
+  wo.owner = NewOwner(req, path, &sgid_parent);
+  // A directory made in a set-group-ID directory is set-group-ID too.
+  if (sgid_parent && (mode & S_IFMT) == S_IFDIR) mode |= S_ISGID;
   wo.mode = mode;
   Status s = db_->Put(wo, key, value);
   if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+  DirChanged(ParentPath(path));
   ReplyEntry(req, path);
 }
 
@@ -490,6 +604,7 @@ void BitgaskFs::RemoveAndReply(fuse_req_t req, const std::string& path, const st
   Status s = db_->Write(WriteOptions(), batch);
   if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
   inodes_.Detach(path, last_mode);
+  DirChanged(ParentPath(path));
   fuse_reply_err(req, 0);
 }
 
@@ -552,6 +667,9 @@ void BitgaskFs::Rename(fuse_req_t req, fuse_ino_t parent, const char* name,
   if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
   inodes_.Detach(to, replaced_mode);
   inodes_.Rename(from, to);
+  if (uint64_t moved = inodes_.Peek(to)) Touched(moved);
+  DirChanged(ppath);
+  DirChanged(npath);
   fuse_reply_err(req, 0);
 }
 
@@ -567,7 +685,7 @@ void BitgaskFs::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (kind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);
   auto fh = std::make_unique<FileHandle>();
   fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
-  fh->of = Attach(ino, m.mode);
+  fh->of = Attach(ino, m.mode, m.owner);
   if (fh->writable && (fi->flags & O_TRUNC)) {
     std::lock_guard<std::mutex> l(fh->of->mu);
     fh->of->buf.Clear();
@@ -585,6 +703,7 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   if (ControlFiles::Owns(parent)) return (void)fuse_reply_err(req, EPERM);
   std::string path;
   uint16_t stored_mode;  // as kept with the key (the umask only changes what stat shows)
+  std::optional<Owner> owner;
   {
     std::lock_guard<std::mutex> ns(ns_mu_);
     if (int err = NewChildPath(parent, name, &path)) return (void)fuse_reply_err(req, err);
@@ -593,11 +712,15 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
     if (kind == Kind::kDir) return (void)fuse_reply_err(req, EISDIR);
     if (kind == Kind::kFile && (fi->flags & O_EXCL)) return (void)fuse_reply_err(req, EEXIST);
     stored_mode = kind == Kind::kNone ? S_IFREG | (mode & 07777) : m.mode;
+    bool sgid_parent;
+    owner = kind == Kind::kNone ? NewOwner(req, path, &sgid_parent) : m.owner;
     if (kind == Kind::kNone || (fi->flags & O_TRUNC)) {
       WriteOptions wo;
       wo.mode = stored_mode;
+      wo.owner = owner;
       Status s = db_->Put(wo, path, "");
       if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+      if (kind == Kind::kNone) DirChanged(ParentPath(path));
     }
   }
   fuse_entry_param e;
@@ -616,7 +739,7 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   if (timeout < kTimeout) e.attr_timeout = e.entry_timeout = timeout;  // default_ttl
   auto fh = std::make_unique<FileHandle>();
   fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
-  fh->of = Attach(ino, stored_mode);
+  fh->of = Attach(ino, stored_mode, owner);
   fi->fh = reinterpret_cast<uint64_t>(fh.release());
   fi->keep_cache = 1;
   if (fuse_reply_create(req, &e, fi) != 0) {
@@ -626,12 +749,14 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   }
 }
 
-std::shared_ptr<BitgaskFs::OpenFile> BitgaskFs::Attach(fuse_ino_t ino, uint16_t mode) {
+std::shared_ptr<BitgaskFs::OpenFile> BitgaskFs::Attach(fuse_ino_t ino, uint16_t mode,
+                                                       const std::optional<Owner>& owner) {
   std::lock_guard<std::mutex> l(open_mu_);
   auto& slot = open_files_[ino];
   if (!slot) {
     slot = std::make_shared<OpenFile>(store_path_);
     slot->mode = (mode & S_IFMT) == S_IFREG ? mode : (S_IFREG | 0644);
+    slot->owner = owner;
   }
   slot->refs++;
   return slot;

@@ -46,6 +46,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -129,6 +130,26 @@ class BitgaskFs {
   int StatPath(const std::string& path, uint64_t ino, struct stat* st, double* timeout = nullptr);
   // The mode shown for a file key's stored mode (type, umask applied).
   mode_t FileMode(uint16_t stored) const;
+  // st's owner: the key's, or the mount's uid=/gid= when it has none.
+  void SetOwner(const std::optional<Owner>& owner, struct stat* st) const;
+  // st's times from the stored mtime and what the inode table keeps
+  // (ctime never before mtime; atime is mtime unless set).
+  static void SetTimes(int64_t mtime_ns, const InodeTable::Times& t, struct stat* st);
+  // The owner to store for uid:gid: none when it is the mount's own.
+  std::optional<Owner> StoredOwner(uint32_t uid, uint32_t gid) const;
+  // The owner of a node req's caller creates at path: the caller's uid, and
+  // its gid or, in a set-group-ID directory (*sgid_parent), the directory's;
+  // the mounting user's own ids count as the mount's uid=/gid=.
+  std::optional<Owner> NewOwner(fuse_req_t req, const std::string& path, bool* sgid_parent);
+  // ctime of ino is now (its attributes or name changed).
+  void Touched(fuse_ino_t ino);
+  // dir's entries changed: its mtime and ctime are now.
+  void DirChanged(const std::string& dir);
+  // chown: stores the new owner of path (a file key, or the directory's
+  // marker, made when missing); the root's is the mount's and stays.
+  // REQUIRES: ns_mu_ held.
+  int Chown(const std::string& path, Kind kind, fuse_ino_t ino, const struct stat* attr,
+            int to_set);
   // Xattr requests: the key and kind of ino, or an errno (control inodes:
   // ENOTSUP when `setting`, else ENODATA).
   int XattrTarget(fuse_ino_t ino, bool setting, std::string* key, Kind* kind);
@@ -140,9 +161,9 @@ class BitgaskFs {
   // ChildPath for a name to create: a bad name is EINVAL, one longer than
   // kMaxNameLen ENAMETOOLONG.  REQUIRES: ns_mu_ held.
   int NewChildPath(fuse_ino_t parent, const char* name, std::string* path);
-  // Mkdir and symlink: unless path exists (EEXIST), puts key (the
-  // directory's marker, or path itself) with mode and value, replies with
-  // path's entry.  REQUIRES: ns_mu_ held.
+  // Mkdir, symlink and mknod: unless path exists (EEXIST), puts key (the
+  // directory's marker, or path itself) with mode, value and the caller as
+  // owner, replies with path's entry.  REQUIRES: ns_mu_ held.
   void MakeAndReply(fuse_req_t req, const std::string& path, const std::string& key,
                     uint16_t mode, std::string_view value);
   // Adds a Put of path's parent marker to batch when the parent has none.
@@ -158,8 +179,8 @@ class BitgaskFs {
   // loads as empty). REQUIRES: of->mu held (or of not shared).
   int LoadLocked(const std::string& path, OpenFile* of);
   // One Put (in memory) or PutFrom (spilled) of buf under path.
-  int StoreBuffer(const std::string& path, uint16_t mode, int64_t mtime_ns,
-                  const FileBuffer& buf);
+  int StoreBuffer(const std::string& path, uint16_t mode, const std::optional<Owner>& owner,
+                  int64_t mtime_ns, const FileBuffer& buf);
   // Before path's key is deleted or replaced: its open handles keep the
   // contents (loaded into their buffer) and never store them.
   // REQUIRES: ns_mu_ held.
@@ -171,7 +192,8 @@ class BitgaskFs {
   bool DetachedStat(fuse_ino_t ino, struct stat* st);
   std::shared_ptr<OpenFile> FindOpen(fuse_ino_t ino);
   // Registers one more handle of ino; DropHandle drops it (and deletes fh).
-  std::shared_ptr<OpenFile> Attach(fuse_ino_t ino, uint16_t mode);
+  std::shared_ptr<OpenFile> Attach(fuse_ino_t ino, uint16_t mode,
+                                   const std::optional<Owner>& owner);
   void DropHandle(fuse_ino_t ino, FileHandle* fh);
 
   DB* const db_;

@@ -1,6 +1,8 @@
 // FsOptions: how the filesystem presents keys (mount options uid=, gid=,
-// umask=).  Every file and directory is shown owned by uid:gid; umask bits
-// are cleared from the permissions shown (the stored mode is unchanged).
+// umask=).  A key without an owner of its own (written by another program,
+// or created through the mount by the mounting user) is shown owned by
+// uid:gid; umask bits are cleared from the permissions shown (the stored
+// mode is unchanged).
 #ifndef BITGASK_FS_FS_OPTIONS_H_
 #define BITGASK_FS_FS_OPTIONS_H_
 

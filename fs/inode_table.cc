@@ -81,6 +81,22 @@ bool InodeTable::LastMode(uint64_t ino, uint32_t* mode) const {
   return true;
 }
 
+InodeTable::Times InodeTable::GetTimes(uint64_t ino) const {
+  std::shared_lock<std::shared_mutex> l(mu_);
+  auto it = by_ino_.find(ino);
+  return it == by_ino_.end() ? Times() : it->second.times;
+}
+
+void InodeTable::SetTimes(uint64_t ino, const Times& t) {
+  std::unique_lock<std::shared_mutex> l(mu_);
+  auto it = by_ino_.find(ino);
+  if (it == by_ino_.end()) return;
+  Times& cur = it->second.times;
+  if (t.atime_ns != 0) cur.atime_ns = t.atime_ns;
+  if (t.ctime_ns != 0) cur.ctime_ns = t.ctime_ns;
+  if (t.mtime_ns != 0) cur.mtime_ns = t.mtime_ns;
+}
+
 void InodeTable::Rename(const std::string& from, const std::string& to) {
   if (from == to || from.empty()) return;
   std::unique_lock<std::shared_mutex> l(mu_);

@@ -10,6 +10,9 @@
 //     but Path() fails for it, so stale handles get ENOENT and never write
 //     to a path reused by a new file.
 //   * Rename(old, new) moves the path and every path below it.
+//   * Times the store does not keep (atime, ctime, a directory's mtime moved
+//     by changes to its entries) live with the inode: they hold while the
+//     kernel knows it and are gone once it is forgotten (or at unmount).
 // Locking: one std::shared_mutex guards both maps.  Lock order: the inode
 // table mutex is a leaf: it is never held while calling the engine or while
 // taking any other lock (callers copy the path out, then call the engine).
@@ -30,6 +33,13 @@ class InodeTable {
  public:
   static constexpr uint64_t kRootIno = 1;
 
+  // Unix nanoseconds; 0: not known here (the store's time applies).
+  struct Times {
+    int64_t atime_ns = 0;
+    int64_t ctime_ns = 0;
+    int64_t mtime_ns = 0;  // directories only
+  };
+
   InodeTable();
 
   uint64_t Lookup(const std::string& path);
@@ -44,6 +54,10 @@ class InodeTable {
   // The st_mode a detached inode had when its path went away; false when
   // ino is attached, unknown, or its mode was not given.
   bool LastMode(uint64_t ino, uint32_t* mode) const;
+  // ino's times (all 0 when unknown).
+  Times GetTimes(uint64_t ino) const;
+  // Sets the non-zero fields of t for ino, if known.
+  void SetTimes(uint64_t ino, const Times& t);
   void Rename(const std::string& from, const std::string& to);
   size_t Size() const;
   // Every attached inode and its path (for invalidating everything).
@@ -55,6 +69,7 @@ class InodeTable {
     uint64_t nlookup = 0;
     bool detached = false;
     uint32_t last_mode = 0;  // when detached
+    Times times;
   };
   mutable std::shared_mutex mu_;
   uint64_t next_ino_ = kRootIno + 1;
