@@ -138,7 +138,7 @@ step_distcheck() {
   # and check_PROGRAMS are given as $(filter ...) of the Makefile.am lists,
   # evaluated in every directory's own make.
   local list="$DISTCHECK_TESTS"
-  make -C "$BUILD" distcheck \
+  make -j"${JOBS:-2}" -C "$BUILD" distcheck \
     TESTS="\$(filter $list,\$(unit_tests) \$(dist_check_SCRIPTS) \$(fuzz_targets))" \
     check_PROGRAMS="\$(filter $list,\$(unit_tests) \$(fuzz_targets))" \
     > "$SCRATCH/distcheck.log" 2>&1 || { tail -n 60 "$SCRATCH/distcheck.log"; fail "make distcheck"; }
