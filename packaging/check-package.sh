@@ -152,16 +152,21 @@ step_distcheck() {
 }
 
 # --- deb -------------------------------------------------------------------
-FSTAB_SAVED=   # the original /etc/fstab, while it is changed
+FSTAB_SAVED=   # a copy of the original /etc/fstab while it is changed ("none": there was none)
 DEB_MNT=
 deb_cleanup() {
   if [ -n "$DEB_MNT" ] && mountpoint -q "$DEB_MNT"; then umount "$DEB_MNT" || umount -l "$DEB_MNT"; fi
-  if [ -n "$FSTAB_SAVED" ]; then
-    cat "$FSTAB_SAVED" > /etc/fstab && FSTAB_SAVED=
-  fi
+  restore_fstab
   if dpkg-query -W -f='${Status}\n' bitgask libbitgask-dev 2>/dev/null | grep -q ' installed$'; then
     DEBIAN_FRONTEND=noninteractive apt-get purge -y -q bitgask libbitgask-dev > /dev/null 2>&1
   fi
+}
+restore_fstab() {
+  case $FSTAB_SAVED in
+    '') return 0 ;;
+    none) rm -f /etc/fstab ;;
+    *) cat "$FSTAB_SAVED" > /etc/fstab ;;
+  esac && FSTAB_SAVED=
 }
 # wait_unlocked STORE: the mount's process closes the store just after unmount.
 wait_unlocked() { flock -w 10 "$1/LOCK" true || fail "$1 still locked 10 s after unmount"; }
@@ -202,8 +207,11 @@ step_deb() {
   # A store from an /etc/fstab line, then with mount -t bitgask.
   local store=$SCRATCH/store mnt=$SCRATCH/mnt
   mkdir -p "$store" "$mnt" && DEB_MNT=$mnt
-  FSTAB_SAVED=$SCRATCH/fstab.orig
-  touch /etc/fstab && cp /etc/fstab "$FSTAB_SAVED" || fail "saving /etc/fstab"
+  if [ -e /etc/fstab ]; then
+    cp /etc/fstab "$SCRATCH/fstab.orig" && FSTAB_SAVED=$SCRATCH/fstab.orig || fail "saving /etc/fstab"
+  else
+    FSTAB_SAVED=none
+  fi
   echo "$store $mnt fuse.bitgask noauto,sync_on_put=true,umask=022 0 0" >> /etc/fstab
   mount "$mnt" 2> "$SCRATCH/mount.err" || { cat "$SCRATCH/mount.err"; fail "mount $mnt (from /etc/fstab)"; }
   grep -q " $mnt fuse.bitgask " /proc/mounts || fail "$mnt is not a fuse.bitgask mount after mount $mnt"
@@ -212,7 +220,10 @@ step_deb() {
   umount "$mnt" || fail "umount $mnt"
   wait_unlocked "$store"
   [ "$(bitgask --dir "$store" get greeting)" = "hello from fstab" ] || fail "bitgask get after unmount"
-  cat "$FSTAB_SAVED" > /etc/fstab && FSTAB_SAVED= || fail "restoring /etc/fstab"
+  restore_fstab || fail "restoring /etc/fstab"
+  if [ -e "$SCRATCH/fstab.orig" ]; then
+    cmp -s /etc/fstab "$SCRATCH/fstab.orig" || fail "/etc/fstab differs from the original after restoring it"
+  fi
   note "mount from /etc/fstab (fuse.bitgask): write, read, umount, bitgask get: ok; /etc/fstab restored"
 
   mount -t bitgask "$store" "$mnt" -o sync_on_put=true 2> "$SCRATCH/mount.err" ||
