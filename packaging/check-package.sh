@@ -226,7 +226,7 @@ step_deb() {
   fi
   note "mount from /etc/fstab (fuse.bitgask): write, read, umount, bitgask get: ok; /etc/fstab restored"
 
-  mount -t bitgask "$store" "$mnt" -o sync_on_put=true 2> "$SCRATCH/mount.err" ||
+  mount -v -t bitgask "$store" "$mnt" -o sync_on_put=true > /dev/null 2> "$SCRATCH/mount.err" ||
     { cat "$SCRATCH/mount.err"; fail "mount -t bitgask"; }
   [ "$(cat "$mnt/greeting")" = "hello from fstab" ] || fail "reading through mount -t bitgask"
   umount "$mnt" || fail "umount $mnt"
