@@ -241,7 +241,7 @@ step_deb() {
   run_program "$SCRATCH/hello"
   note "README program built against libbitgask-dev with pkg-config alone: ok"
 
-  systemd-analyze verify /lib/systemd/system/bitgaskd.service "$SRC/packaging/systemd/mnt-kv.mount" \
+  systemd-analyze verify --man=no /lib/systemd/system/bitgaskd.service "$SRC/packaging/systemd/mnt-kv.mount" \
     > "$SCRATCH/verify.log" 2>&1 && [ ! -s "$SCRATCH/verify.log" ] ||
     { cat "$SCRATCH/verify.log"; fail "systemd-analyze verify of the units"; }
   note "systemd-analyze verify: bitgaskd.service, mnt-kv.mount: clean"
