@@ -30,6 +30,11 @@ for tool in bash fusermount3 setfattr redis-cli redis-benchmark flock timeout pk
   command -v "$tool" >/dev/null 2>&1 || { echo "FAIL: $tool is missing (packaging/install-deps.sh)"; exit 1; }
 done
 
+# The examples listen on the port a reader would use.
+if redis-cli -p 6380 PING >/dev/null 2>&1; then
+  echo "FAIL: something already listens on 127.0.0.1:6380, which the examples of README.md use"; exit 1
+fi
+
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-doc-test.XXXXXX") || exit 1
 RUNNING=   # process group of the script now running (its timeout's pid)
 
