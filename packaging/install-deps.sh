@@ -29,6 +29,10 @@ PACKAGES=(
   redis-tools nutcracker
   # `make fuzz`: clang with libFuzzer and its sanitizer runtimes
   clang-14 libclang-rt-14-dev
+  # packaging/check-package.sh: the Debian package build (dpkg-buildpackage,
+  # debhelper with dh-autoreconf), groff for the man pages, systemd-analyze
+  # to verify the units
+  dpkg-dev debhelper dh-autoreconf groff-base systemd
 )
 PACKAGES+=("$@")
 

@@ -2,9 +2,10 @@
 //
 // Also installed as mount.fuse.bitgask, the helper mount(8) runs for
 // `mount -t fuse.bitgask STORE MNT -o ...` and fstab lines of that type; it
-// then also accepts mount(8)'s helper flags -n, -s, -v (ignored), -t TYPE
-// and -f (fake: check everything, mount nothing), per mount(8)'s helper
-// interface.
+// then also accepts mount(8)'s helper flags -t TYPE and -f (fake: check
+// everything, mount nothing), per mount(8)'s helper interface.  mount(8)'s
+// -n, -s, -v are ignored under either name (`mount -t bitgask` runs
+// mount.bitgask itself, where -f stays "foreground").
 //
 // Mounts the bitgask store at STORE (created if missing) on MOUNTPOINT.
 // Without -f the program forks: the child (setsid) opens the store, creates
@@ -230,8 +231,10 @@ int main(int argc, char** argv) {
     } else if (a == "-f") {
       (as_helper ? fake : foreground) = true;
       continue;
-    } else if (as_helper && (a == "-n" || a == "-s" || a == "-v")) {
-      continue;  // mount(8): no mtab, sloppy, verbose
+    } else if (a == "-n" || a == "-s" || a == "-v") {
+      // mount(8): no mtab, sloppy, verbose.  Also under this program's own
+      // name, which `mount -t bitgask` runs (but there -f stays foreground).
+      continue;
     } else if (as_helper && a == "-t") {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "%s: -t needs an argument\n", kProg);
