@@ -15,8 +15,8 @@
 //   E message                 an unexpected error (the child then exits 3)
 // An operation with B but no A was in flight: it may have happened whole or
 // not at all (KeyModel). The driver kills 1 in 8 children within 30 ms of
-// their start (during open and recovery), the others 2 to 400 ms after they
-// report R. Then, in 3 of 4 iterations (always when the candidate states
+// their start (during open and recovery), the others 2 to 400 ms (1 in 8:
+// up to 2 s) after they report R. Then, in 3 of 4 iterations (always when the candidate states
 // pile up, and at the end), it opens the store itself and checks every
 // writer's keys against the model, that no other key exists, that nothing
 // was set aside as damaged, and now and then that Validate finds the store
@@ -24,7 +24,7 @@
 // judges. Data files are 32 KiB to 2 MiB (chosen per iteration), so kills
 // land around rotations, hint writing and merges too.
 //
-// Budget: harness.h (default 40 s; BITGASK_CRASH_SECONDS=3600 for an hour).
+// Budget: harness.h (default 35 s; BITGASK_CRASH_SECONDS=3600 for an hour).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -206,8 +206,11 @@ class Driver {
         if (i > 60000) Fail(b_, "the child was not ready within 60 s");
         SleepMicros(1000);
       }
-      // Log-uniform between 2 and 400 ms: many short runs, some long.
-      SleepMicros(static_cast<int64_t>(2000.0 * std::pow(200.0, Uniform())));
+      // Log-uniform between 2 and 400 ms: many short runs, some long; and 1
+      // in 8 runs 0.4 to 2 s, long enough for merges to finish.
+      const bool slow = rng_() % 8 == 0;
+      SleepMicros(static_cast<int64_t>(slow ? 400000 + 1600000 * Uniform()
+                                            : 2000.0 * std::pow(200.0, Uniform())));
     }
     ::kill(pid, SIGKILL);
     int status = 0;
@@ -291,7 +294,7 @@ class Driver {
       } else if (tag == "A") {
         if (!p.open || p.seq != seq) Fail(b_, "acknowledgement without a begin: " + l);
         models_[w].Acknowledged(EffectsOf(w, p.op, p.t0, t));
-        Note(it, w, p.op, "acknowledged");
+        history_.Add(w, "iteration " + std::to_string(it) + ": " + p.op.Describe(w));
         p.open = false;
         stats_.acked++;
       } else {
@@ -301,26 +304,11 @@ class Driver {
     for (int w = 0; w < kWriters; w++) {
       if (!pending[w].open) continue;
       models_[w].InFlight(EffectsOf(w, pending[w].op, pending[w].t0, kill_time));
-      Note(it, w, pending[w].op, "in flight at the kill");
+      history_.Add(w, "iteration " + std::to_string(it) + ": " + pending[w].op.Describe(w) +
+                          ": in flight at the kill");
       stats_.inflight++;
     }
     if (in_merge) stats_.kills_in_merge++;
-  }
-
-  // Keeps the last operations of each writer for failure messages.
-  void Note(uint64_t it, int w, const EngineOp& op, const char* what) {
-    std::deque<std::string>& h = history_[w];
-    h.push_back("iteration " + std::to_string(it) + ": " + op.Describe(w) + ": " + what);
-    if (h.size() > 40) h.pop_front();
-  }
-
-  std::string History(int w) const {
-    std::string s = "\n  last operations of writer " + std::to_string(w) + ":";
-    auto it = history_.find(w);
-    if (it != history_.end()) {
-      for (const std::string& h : it->second) s += "\n    " + h;
-    }
-    return s;
   }
 
   void Verify(uint64_t it) {
@@ -331,7 +319,9 @@ class Driver {
     for (int w = 0; w < kWriters; w++) {
       const std::string err = models_[w].Check(
           [&](const std::string& key) { return ReadKey(db.get(), key, WallNanos); });
-      if (!err.empty()) Fail(b_, when + ", writer " + std::to_string(w) + ": " + err + History(w));
+      if (!err.empty()) {
+        Fail(b_, when + ", writer " + std::to_string(w) + ": " + err + history_.Of("writer", w));
+      }
     }
     std::vector<std::string> keys;
     s = db->Keys(&keys);
@@ -369,7 +359,7 @@ class Driver {
   uint64_t max_file_ = 0;
   std::vector<KeyModel> models_;
   std::set<std::string> all_keys_;
-  std::map<int, std::deque<std::string>> history_;
+  History history_;
   Stats stats_;
 };
 
@@ -388,7 +378,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s (the driver; see the file's comment)\n", argv[0]);
     return 2;
   }
-  Budget b("engine_kill_test", 40);
+  Budget b("engine_kill_test", 35);
   Driver d(b);
   d.Run();
   return 0;

@@ -23,7 +23,7 @@
 #        flight), never both, no other d.*, and diff -r with src is empty;
 #      - then rm -rf copy.R must work, leaving nothing behind.
 # Ends with a clean unmount, a remount and the checks again.
-# Budget: BITGASK_CRASH_SECONDS (default 30) or BITGASK_CRASH_ITERS rounds;
+# Budget: BITGASK_CRASH_SECONDS (default 25) or BITGASK_CRASH_ITERS rounds;
 # BITGASK_CRASH_SEED (printed) repeats the tree, the delays (not the exact
 # kill moments). Exits 77 only when /dev/fuse or fusermount3 is missing.
 
@@ -32,7 +32,7 @@ set -u
 . "${abs_top_srcdir:?abs_top_srcdir is not set}/tests/fs_lib.sh"
 
 SEED=${BITGASK_CRASH_SEED:-$(date +%s)}
-SECONDS_BUDGET=${BITGASK_CRASH_SECONDS:-30}
+SECONDS_BUDGET=${BITGASK_CRASH_SECONDS:-25}
 ROUNDS=${BITGASK_CRASH_ITERS:-}
 echo "fs_kill_test: seed $SEED (BITGASK_CRASH_SEED=$SEED repeats the choices)," \
   "${ROUNDS:+$ROUNDS rounds}${ROUNDS:-$SECONDS_BUDGET s}"

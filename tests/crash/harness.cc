@@ -70,6 +70,21 @@ void Fail(const Budget& b, const std::string& what) {
   std::exit(1);
 }
 
+void History::Add(int writer, std::string what) {
+  std::deque<std::string>& h = ops_[writer];
+  h.push_back(std::move(what));
+  if (h.size() > 40) h.pop_front();
+}
+
+std::string History::Of(const char* who, int writer) const {
+  std::string s = "\n  last operations of " + std::string(who) + " " + std::to_string(writer) + ":";
+  auto it = ops_.find(writer);
+  if (it != ops_.end()) {
+    for (const std::string& h : it->second) s += "\n    " + h;
+  }
+  return s;
+}
+
 void SleepMicros(int64_t us) {
   if (us > 0) std::this_thread::sleep_for(std::chrono::microseconds(us));
 }

@@ -13,6 +13,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <string>
 
 namespace bitgask {
@@ -51,6 +53,17 @@ class ScratchDir {
 
 // Prints "FAIL: what", the seed and how to repeat it, and exits 1.
 [[noreturn]] void Fail(const Budget& b, const std::string& what);
+
+// The last 40 operations of each writer, for failure messages.
+class History {
+ public:
+  void Add(int writer, std::string what);
+  // "\n  last operations of <who> N:" and one line per operation.
+  std::string Of(const char* who, int writer) const;
+
+ private:
+  std::map<int, std::deque<std::string>> ops_;
+};
 
 // Sleeps the calling thread.
 void SleepMicros(int64_t us);

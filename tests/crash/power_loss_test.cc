@@ -201,7 +201,7 @@ class Driver {
           stats_.acked += maybe.size();
           maybe.clear();
         }
-        Note(w, d.op, !d.ok ? "failed at the cut" : d.op.sync ? "acknowledged" : "acknowledged, not synced");
+        history_.Add(w, d.op.Describe(w) + (!d.ok ? ": failed at the cut" : ""));
       }
       models_[w].Prefixes(maybe);
       stats_.inflight += maybe.size();
@@ -219,21 +219,13 @@ class Driver {
     if (unexpected_.empty()) unexpected_ = what;
   }
 
-  void Note(int w, const EngineOp& op, const char* what) {
-    std::deque<std::string>& h = history_[w];
-    h.push_back(op.Describe(w) + ": " + what);
-    if (h.size() > 40) h.pop_front();
-  }
-
   void Check(DB* db, const std::string& when) {
     for (int w = 0; w < kWriters; w++) {
       const std::string err = models_[w].Check([&](const std::string& key) {
         return ReadKey(db, key, [this] { return env_.NowUnixNanos(); });
       });
       if (!err.empty()) {
-        std::string h = "\n  last operations of writer " + std::to_string(w) + ":";
-        for (const std::string& l : history_[w]) h += "\n    " + l;
-        Fail(b_, when + ", writer " + std::to_string(w) + ": " + err + h);
+        Fail(b_, when + ", writer " + std::to_string(w) + ": " + err + history_.Of("writer", w));
       }
     }
     std::vector<std::string> keys;
@@ -251,7 +243,7 @@ class Driver {
   std::string store_;
   std::vector<KeyModel> models_;
   std::set<std::string> all_keys_;
-  std::map<int, std::deque<std::string>> history_;
+  History history_;
   Stats stats_;
   std::mutex mu_;
   std::string unexpected_;  // GUARDED_BY(mu_)

@@ -17,7 +17,7 @@
 //
 // bitgaskd is $BITGASKD or $abs_top_builddir/src/bitgaskd. Children die with
 // the driver (PR_SET_PDEATHSIG) and are killed on every way out of it.
-// Budget: harness.h (default 25 s; BITGASK_CRASH_SECONDS=3600 for an hour).
+// Budget: harness.h (default 20 s; BITGASK_CRASH_SECONDS=3600 for an hour).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -37,7 +37,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <set>
 #include <string>
@@ -384,15 +383,9 @@ class Driver {
           models_[c].InFlight(effects);
           inflight_++;
         }
-        Note(c, Show(d.req) + (d.acked ? "" : ": no reply (killed)"));
+        history_.Add(c, Show(d.req) + (d.acked ? "" : ": no reply (killed)"));
       }
     }
-  }
-
-  void Note(int c, const std::string& what) {
-    std::deque<std::string>& h = history_[c];
-    h.push_back(what);
-    if (h.size() > 40) h.pop_front();
   }
 
   void Check(int port, const std::string& when) {
@@ -411,9 +404,7 @@ class Driver {
         return o;
       });
       if (!err.empty()) {
-        std::string h = "\n  last requests of client " + std::to_string(c) + ":";
-        for (const std::string& l : history_[c]) h += "\n    " + l;
-        Fail(b_, when + ", client " + std::to_string(c) + ": " + err + h);
+        Fail(b_, when + ", client " + std::to_string(c) + ": " + err + history_.Of("client", c));
       }
     }
     char type = 0;
@@ -435,7 +426,7 @@ class Driver {
   pid_t pid_ = -1;
   std::vector<KeyModel> models_;
   std::set<std::string> all_keys_;
-  std::map<int, std::deque<std::string>> history_;
+  History history_;
   uint64_t kills_ = 0, early_ = 0, acked_ = 0, inflight_ = 0;
 };
 
@@ -445,7 +436,7 @@ class Driver {
 
 int main() {
   ::signal(SIGPIPE, SIG_IGN);
-  bitgask::crash::Budget b("server_kill_test", 25);
+  bitgask::crash::Budget b("server_kill_test", 20);
   bitgask::crash::Driver d(b);
   d.Run();
   return 0;
