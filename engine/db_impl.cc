@@ -565,16 +565,24 @@ Status DBImpl::Delete(const WriteOptions& wo, std::string_view key) {
   if (!guard) return Status::Closed("the store is closed");
   Status s = CheckKey(key);
   if (!s.ok()) return s;
+  Writer w;
+  w.sync = SyncFor(wo.sync, options_.sync_on_delete);
+  bool absent;
   {
     std::shared_lock<std::shared_mutex> l(keydir_mu_);
     KeydirEntry e;
-    if (!keydir_.Get(key, &e)) return Status::OK();  // nothing to delete
+    absent = !keydir_.Get(key, &e);
+  }
+  if (absent) {
+    // Nothing to delete. The key may be absent only because of a write not
+    // yet synced (a Delete with Sync::kNever), so a synced delete still
+    // syncs what is pending: its acknowledgement promises the key stays
+    // gone after power loss. (Commit fsyncs only when something is unsynced.)
+    return w.sync ? Commit(&w) : Status::OK();
   }
   RecordHeader h;
   h.timestamp = env_->NowUnixNanos();
   h.flags = kFlagTombstone;
-  Writer w;
-  w.sync = SyncFor(wo.sync, options_.sync_on_delete);
   AppendRecord(&w.records, h, key, std::string_view(), 0);
   w.ops.push_back(PendingOp{LogOp::kDelete, 0, key, KeydirEntry(), 0,
                             static_cast<uint32_t>(w.records.size())});

@@ -2141,6 +2141,34 @@ TEST(DBFaultTest, ExpiryAcrossPowerLoss) {
   EXPECT_TRUE(StateIs(db.get(), {"old", "long", "persisted", "expiring"}, want));
 }
 
+// A synced Delete of a key that is absent only because of an unsynced write
+// (here a Delete with Sync::kNever) writes nothing, but its acknowledgement
+// still promises the key stays gone after power loss: it must sync what is
+// pending. (Found by tests/crash/power_loss_test.)
+TEST(DBFaultTest, SyncedDeleteOfAbsentKeyMakesEarlierDeleteDurable) {
+  TempDir dir;
+  const std::string root = dir.path() + "/db";
+  TestEnv env;
+  Options o = BaseOptions(&env);
+  std::unique_ptr<DB> db;
+  ASSERT_OK(DB::Open(root, o, &db));
+  ASSERT_OK(db->Put("k", "v"));
+  WriteOptions nosync;
+  nosync.sync = WriteOptions::Sync::kNever;
+  ASSERT_OK(db->Delete(nosync, "k"));
+  ASSERT_GT(env.UnsyncedBytes(FileClass::kData), 0u);
+  ASSERT_OK(db->Delete("k"));  // sync_on_delete: acknowledged as durable
+  EXPECT_EQ(env.UnsyncedBytes(FileClass::kData), 0u);
+  PowerLoss(&env, &db, PowerLossOptions());
+  ASSERT_OK(DB::Open(root, o, &db));
+  std::string v;
+  EXPECT_TRUE(db->Get("k", &v).IsNotFound()) << "the deleted key came back as \"" << v << "\"";
+  // A delete of an absent key with nothing pending costs no fsync.
+  const uint64_t syncs = env.Count(FaultOp::kSync);
+  ASSERT_OK(db->Delete("never-written"));
+  EXPECT_EQ(env.Count(FaultOp::kSync), syncs);
+}
+
 }  // namespace
 }  // namespace test
 }  // namespace bitgask
