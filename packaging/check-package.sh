@@ -178,9 +178,8 @@ step_deb() {
     fail "bitgask is already installed here; this check would replace and then purge it"
   fi
   local tarball=$BUILD/bitgask-$VERSION.tar.gz work=$SCRATCH/deb
-  if [ ! -e "$tarball" ]; then
-    make -s -C "$BUILD" dist > "$SCRATCH/dist.log" 2>&1 || { cat "$SCRATCH/dist.log"; fail "make dist"; }
-  fi
+  # Always a fresh tarball: one left by an earlier run may hold older sources.
+  make -s -C "$BUILD" dist > "$SCRATCH/dist.log" 2>&1 || { cat "$SCRATCH/dist.log"; fail "make dist"; }
   mkdir -p "$work" && cp "$tarball" "$work/bitgask_$VERSION.orig.tar.gz" &&
     tar -C "$work" -xzf "$tarball" && cp -r "$work/bitgask-$VERSION/packaging/debian" "$work/bitgask-$VERSION/debian" ||
     fail "unpacking $tarball"
