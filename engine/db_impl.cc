@@ -133,7 +133,9 @@ Status DBImpl::Recover() {
   }
   s = OpenActiveFile(data_ids.empty() ? 0 : data_ids.back());
   if (!s.ok()) return s;
-  SweepExpired(nullptr);  // keys that expired while the store was closed
+  // Keys that expired while the store was closed; a walk of the whole keydir,
+  // so only when some replayed record had an expiry.
+  if (replayed_expiry_) SweepExpired(nullptr);
 
   bg_thread_ = std::thread([this] { BackgroundLoop(); });
   if (options_.merge_interval.count() > 0 || options_.merge_on_open) {
@@ -262,6 +264,7 @@ Status DBImpl::OpenActiveFile(uint32_t newest_id) {
 void DBImpl::ApplyOp(std::string_view key, LogOp::Kind kind, uint8_t meta_mask,
                      const KeydirEntry& entry) {
   KeydirEntry old;
+  if (entry.expires != 0) replayed_expiry_ = true;
   switch (kind) {
     case LogOp::kPut:
       if (keydir_.Put(key, entry, &old)) live_bytes_ -= EntryRecordSize(key.size(), old);

@@ -278,6 +278,7 @@ class DBImpl final : public DB {
 
   mutable std::shared_mutex keydir_mu_;
   Keydir keydir_;            // GUARDED_BY(keydir_mu_)
+  bool replayed_expiry_ = false;  // GUARDED_BY(keydir_mu_): an applied op had an expiry
   uint64_t live_bytes_ = 0;  // GUARDED_BY(keydir_mu_): bytes of records the keydir points to
 
   struct FileSlot {

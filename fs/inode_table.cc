@@ -97,29 +97,30 @@ void InodeTable::SetTimes(uint64_t ino, const Times& t) {
   if (t.mtime_ns != 0) cur.mtime_ns = t.mtime_ns;
 }
 
+std::vector<std::pair<std::string, uint64_t>> InodeTable::SubtreeLocked(
+    const std::string& path) const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  auto it = by_path_.find(path);
+  if (it != by_path_.end()) out.emplace_back(*it);
+  // Paths below it sort together right after path + "/".
+  const std::string prefix = path + "/";
+  for (it = by_path_.lower_bound(prefix);
+       it != by_path_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    out.emplace_back(*it);
+  }
+  return out;
+}
+
 void InodeTable::Rename(const std::string& from, const std::string& to) {
   if (from == to || from.empty()) return;
   std::unique_lock<std::shared_mutex> l(mu_);
   // Whatever was bound at the target (or below it) is gone now.
-  std::vector<std::string> stale;
-  const std::string to_prefix = to + "/";
-  for (auto& kv : by_path_) {
-    if (kv.first == to || kv.first.compare(0, to_prefix.size(), to_prefix) == 0)
-      stale.push_back(kv.first);
-  }
-  for (auto& s : stale) {
-    auto p = by_path_.find(s);
-    auto it = by_ino_.find(p->second);
+  for (const auto& s : SubtreeLocked(to)) {
+    auto it = by_ino_.find(s.second);
     if (it != by_ino_.end()) it->second.detached = true;
-    by_path_.erase(p);
+    by_path_.erase(s.first);
   }
-  const std::string from_prefix = from + "/";
-  std::vector<std::pair<std::string, uint64_t>> moved;
-  for (auto& kv : by_path_) {
-    if (kv.first == from || kv.first.compare(0, from_prefix.size(), from_prefix) == 0)
-      moved.emplace_back(kv.first, kv.second);
-  }
-  for (auto& m : moved) {
+  for (const auto& m : SubtreeLocked(from)) {
     by_path_.erase(m.first);
     std::string np = to + m.first.substr(from.size());
     by_ino_[m.second].path = np;

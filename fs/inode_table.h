@@ -20,6 +20,7 @@
 #define BITGASK_FS_INODE_TABLE_H_
 
 #include <cstdint>
+#include <map>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -64,6 +65,10 @@ class InodeTable {
   std::vector<std::pair<uint64_t, std::string>> Attached() const;
 
  private:
+  // The attached paths at path and below it, with their inodes.
+  // REQUIRES: mu_ held.
+  std::vector<std::pair<std::string, uint64_t>> SubtreeLocked(const std::string& path) const;
+
   struct Entry {
     std::string path;
     uint64_t nlookup = 0;
@@ -74,7 +79,8 @@ class InodeTable {
   mutable std::shared_mutex mu_;
   uint64_t next_ino_ = kRootIno + 1;
   std::unordered_map<uint64_t, Entry> by_ino_;
-  std::unordered_map<std::string, uint64_t> by_path_;  // attached entries only
+  // Attached entries only; ordered, so a directory's subtree is one range.
+  std::map<std::string, uint64_t> by_path_;
 };
 
 }  // namespace fs
