@@ -29,6 +29,10 @@ PACKAGES=(
   redis-tools nutcracker
   # `make fuzz`: clang with libFuzzer and its sanitizer runtimes
   clang-14 libclang-rt-14-dev
+  # benchmarks (docs/Benchmarks.md): the peers of `bitgask bench --peers`
+  # (configure --with-bench-peers), bindfs for bench/fs_compare.sh,
+  # redis-server for bench/redis_compare.sh
+  libleveldb-dev librocksdb-dev liblmdb-dev libtkrzw-dev bindfs redis-server
 )
 PACKAGES+=("$@")
 
