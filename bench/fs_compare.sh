@@ -37,7 +37,8 @@ done
 [ -e /dev/fuse ] || { echo "fs_compare.sh: /dev/fuse is missing" >&2; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-fs-compare.XXXXXX") || exit 1
-FSTYPE=$(stat -f -c %T "$WORK")
+FSTYPE=$(findmnt -n -o FSTYPE -T "$WORK" 2>/dev/null || stat -f -c %T "$WORK")
+FSTYPE=${FSTYPE//\//-}  # a label for bitgask-fsbench: no slash
 MOUNTS=()   # mountpoints to unmount
 PIDS=()     # their processes
 cleanup() {

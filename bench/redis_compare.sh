@@ -72,7 +72,7 @@ fail() {
 wait_for() {
   local what=$1 pid=$2 i=0
   shift 2
-  until "$@" 2>/dev/null; do
+  until "$@" >/dev/null 2>&1; do
     kill -0 "$pid" 2>/dev/null || return 1
     i=$((i + 1)); [ $i -gt 100 ] && fail "$what: not ready within 10 s"
     sleep 0.1

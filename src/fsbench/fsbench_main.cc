@@ -84,18 +84,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{1}, uint64_t{10000000}))
       ->capture_default_str();
   app.add_option("--file-size", c.file_size, "bytes per small file (suffixes K, M, G: 1024)")
-      ->transform(CLI::AsSizeValue(true))
+      ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(uint64_t{1}, uint64_t{64} << 20))
       ->capture_default_str();
   app.add_option("--passes", c.passes, "stat and read each small file this many times")
       ->check(CLI::Range(1, 100))
       ->capture_default_str();
   app.add_option("--large-size", c.large_size, "bytes of the large file")
-      ->transform(CLI::AsSizeValue(true))
+      ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40))
       ->capture_default_str();
   app.add_option("--block-size", c.block_size, "bytes per write and read of the large file")
-      ->transform(CLI::AsSizeValue(true))
+      ->transform(CLI::AsSizeValue(false))
       ->check(CLI::Range(uint64_t{1}, uint64_t{64} << 20))
       ->capture_default_str();
   app.add_flag("--warm", warm,
