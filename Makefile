@@ -175,7 +175,7 @@ bench-peers: deps build-bench/config.status
 	@$(MAKE) -C build-bench/fs -j$(JOBS)
 	@$(MAKE) -C build-bench/server -j$(JOBS)
 	@$(MAKE) -C build-bench/src -j$(JOBS)
-	abs_top_builddir=$(CURDIR)/build-bench sh tests/bench_peers_smoke_test.sh
+	srcdir=$(CURDIR)/tests abs_top_builddir=$(CURDIR)/build-bench sh tests/bench_peers_smoke_test.sh
 
 clean:
 	rm -rf build $(VARIANT_DIRS)

@@ -8,22 +8,9 @@
 # ones, is left out of the bitgask-only workloads; the comparison has a
 # ratio per peer; --json has the targets and ratios; the store is removed.
 
-set -u
-
 B=${abs_top_builddir:?abs_top_builddir is not set}/src/bitgask
 [ -x "$B" ] || { echo "FAIL: $B is not built"; exit 1; }
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-bench-peers-test.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT
-trap 'exit 1' INT TERM HUP
-mkdir "$TMP/tmp"
-
-fail() {
-  echo "FAIL: $*"
-  echo "--- stdout:"; cat "$TMP/out"
-  echo "--- stderr:"; cat "$TMP/err"
-  exit 1
-}
+. "${srcdir:-.}/smoke_lib.sh"
 run() {
   want=$1; shift
   TMPDIR=$TMP/tmp "$B" bench "$@" </dev/null >"$TMP/out" 2>"$TMP/err"

@@ -4,22 +4,10 @@
 # row, its work directories removed, usage errors exit 2, a directory it
 # cannot write in exits 1 with a message.
 
-set -u
-
 B=${abs_top_builddir:?abs_top_builddir is not set}/src/bitgask-fsbench
 [ -x "$B" ] || { echo "FAIL: $B is not built"; exit 1; }
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-fsbench-test.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT
-trap 'exit 1' INT TERM HUP
+. "${srcdir:-.}/smoke_lib.sh"
 mkdir "$TMP/a" "$TMP/b"
-
-fail() {
-  echo "FAIL: $*"
-  echo "--- stdout:"; cat "$TMP/out"
-  echo "--- stderr:"; cat "$TMP/err"
-  exit 1
-}
 run() {
   want=$1; shift
   "$B" "$@" </dev/null >"$TMP/out" 2>"$TMP/err"

@@ -4,21 +4,9 @@
 # modes, prints a line with positive rates and a ratio for SET and GET in
 # each, and leaves no server and no temporary directory behind.
 
-set -u
-
 S=${abs_top_srcdir:?abs_top_srcdir is not set}/bench/redis_compare.sh
 D=${abs_top_builddir:?abs_top_builddir is not set}/src/bitgaskd
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-redis-compare-test.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT
-trap 'exit 1' INT TERM HUP
-mkdir "$TMP/tmp"
-
-fail() {
-  echo "FAIL: $*"
-  echo "--- stdout:"; cat "$TMP/out"
-  echo "--- stderr:"; cat "$TMP/err"
-  exit 1
-}
+. "${srcdir:-.}/smoke_lib.sh"
 
 TMPDIR=$TMP/tmp bash "$S" --bitgaskd "$D" --requests 2000 --sync-requests 300 --keyspace 100 \
   </dev/null >"$TMP/out" 2>"$TMP/err" || fail "redis_compare.sh exited $?"
