@@ -11,7 +11,10 @@
 #   make check-tsan the tests again in build-tsan/ under the thread sanitizer
 #   make fuzz       the fuzz targets with libFuzzer (clang) in build-fuzz/,
 #                   FUZZ_SECONDS=60 each (tests/fuzz/Makefile.am)
-#   make clean      rm -rf build build-asan build-tsan build-fuzz
+#   make bench-peers  the programs of the benchmarks in build-bench/, with
+#                   LevelDB, RocksDB, LMDB and Tkrzw built into `bitgask bench`
+#                   (configure --with-bench-peers), then their smoke test
+#   make clean      rm -rf build build-asan build-tsan build-fuzz build-bench
 #   make distclean  clean + remove the files autoreconf generated in the tree
 #   make <other>    forwarded to the automake build in build/
 #                   (install, uninstall, dist, distcheck, ...)
@@ -39,7 +42,7 @@ CONFIGURE_FLAGS ?=
 # Inputs of autoreconf; a newer one triggers a re-bootstrap.
 AUTOTOOLS_INPUTS := configure.ac $(wildcard Makefile.am */Makefile.am)
 
-.PHONY: all build check run deps clean distclean check-asan check-tsan fuzz
+.PHONY: all build check run deps clean distclean check-asan check-tsan fuzz bench-peers
 
 all: build
 
@@ -114,7 +117,7 @@ run: deps
 # check`; test-suite.log is printed on failure.
 # They compile with -O1 -g1 (line tables for the reports, no variables): about
 # twice as fast to build as -O2 -g, which keeps CI's sanitizer run short.
-VARIANT_DIRS := build-asan build-tsan build-fuzz
+VARIANT_DIRS := build-asan build-tsan build-fuzz build-bench
 SANITIZER_CXXFLAGS = -O1 -g1
 build-asan/config.status: configure | in-tree-guard
 	mkdir -p build-asan && cd build-asan && \
@@ -158,6 +161,21 @@ fuzz: deps build-fuzz/config.status
 	@$(MAKE) -C build-fuzz/engine -j$(JOBS)
 	@$(MAKE) -C build-fuzz/fs -j$(JOBS)
 	@$(MAKE) -C build-fuzz/tests/fuzz fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# Benchmarks against the peers (docs/Benchmarks.md): the default build/
+# leaves the peers out, so that `make check` neither compiles nor links
+# them. build-bench/ is configured with --with-bench-peers; only what the
+# benchmarks run is built there (bitgask, bitgask-fsbench, bitgaskd,
+# mount.bitgask), then tests/bench_peers_smoke_test.sh runs on it.
+build-bench/config.status: configure | in-tree-guard
+	mkdir -p build-bench && cd build-bench && ../configure --with-bench-peers $(CONFIGURE_FLAGS)
+
+bench-peers: deps build-bench/config.status
+	@$(MAKE) -C build-bench/engine -j$(JOBS)
+	@$(MAKE) -C build-bench/fs -j$(JOBS)
+	@$(MAKE) -C build-bench/server -j$(JOBS)
+	@$(MAKE) -C build-bench/src -j$(JOBS)
+	srcdir=$(CURDIR)/tests abs_top_builddir=$(CURDIR)/build-bench sh tests/bench_peers_smoke_test.sh
 
 clean:
 	rm -rf build $(VARIANT_DIRS)

@@ -33,6 +33,10 @@ PACKAGES=(
   # debhelper with dh-autoreconf), groff for the man pages, systemd-analyze
   # to verify the units
   dpkg-dev debhelper dh-autoreconf groff-base systemd
+  # benchmarks (docs/Benchmarks.md): the peers of `bitgask bench --peers`
+  # (configure --with-bench-peers), bindfs for bench/fs_compare.sh,
+  # redis-server for bench/redis_compare.sh
+  libleveldb-dev librocksdb-dev liblmdb-dev libtkrzw-dev bindfs redis-server
 )
 PACKAGES+=("$@")
 

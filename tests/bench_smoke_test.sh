@@ -4,22 +4,9 @@
 # wrote, the temporary store is removed, --json is one document, a
 # non-empty --dir is refused, bad flags exit 2.
 
-set -u
-
 B=${abs_top_builddir:?abs_top_builddir is not set}/src/bitgask
 [ -x "$B" ] || { echo "FAIL: $B is not built"; exit 1; }
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-bench-test.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT
-trap 'exit 1' INT TERM HUP
-mkdir "$TMP/tmp"
-
-fail() {
-  echo "FAIL: $*"
-  echo "--- stdout:"; cat "$TMP/out"
-  echo "--- stderr:"; cat "$TMP/err"
-  exit 1
-}
+. "${srcdir:-.}/smoke_lib.sh"
 check() { echo "check: $*"; }
 run() {
   want=$1; shift

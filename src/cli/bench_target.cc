@@ -19,6 +19,12 @@ WriteOptions BitgaskTarget::Write(bool sync) {
   return wo;
 }
 
+std::string BitgaskTarget::Settings() const {
+  return "sync: WriteOptions::Sync::kAlways (fdatasync before the reply; concurrent writers "
+         "share one by group commit); no sync: kNever (the record handed to the OS by one writev() "
+         "per group of writers)";
+}
+
 Status BitgaskTarget::Put(std::string_view key, std::string_view value, bool sync) {
   return db_->Put(Write(sync), key, value);
 }

@@ -1,17 +1,20 @@
 // bench_target: what `bitgask bench` measures, behind a small interface so
-// that another store (LevelDB, RocksDB, LMDB, ...) can later be measured by
-// the same workloads: implement BenchTarget for it.
+// that other stores (the peers of bench_peers.h: LevelDB, RocksDB, LMDB,
+// Tkrzw) are measured by the same workloads.
 //
 // Contract: every method may be called from many threads at once (the
 // workloads' threads share one target). `sync` asks that the write be
-// durable (fsynced) before the call returns; false leaves durability to the
-// store. Get returns NotFound for an absent key and leaves *value as it was.
-// Iterate visits every live key once with its value, in the store's order,
-// until fn returns false.
+// durable (fsynced) before the call returns; false asks only that the bytes
+// reach the operating system (they survive a crash of the process, not of
+// the machine). Get returns NotFound for an absent key and leaves *value as
+// it was. Iterate visits every live key once with its value, in the store's
+// order, until fn returns false. Settings() says in one line how the target
+// is configured and what a synced and an unsynced write do in it (printed
+// with its results).
 //
-// BitgaskTarget adds what only bitgask has (reopen with or without hint
-// files, a forced merge, keydir statistics); the workloads that need those
-// take a BitgaskTarget.
+// BitgaskTarget adds what only bitgask has (writes with a TTL, reopen with
+// or without hint files, a forced merge, keydir statistics); the workloads
+// that need those run on bitgask only.
 #ifndef BITGASK_SRC_CLI_BENCH_TARGET_H_
 #define BITGASK_SRC_CLI_BENCH_TARGET_H_
 
@@ -30,10 +33,8 @@ class BenchTarget {
  public:
   virtual ~BenchTarget() = default;
   virtual std::string Name() const = 0;
+  virtual std::string Settings() const = 0;
   virtual Status Put(std::string_view key, std::string_view value, bool sync) = 0;
-  // Put that expires ttl from now (ttl > 0).
-  virtual Status PutWithTTL(std::string_view key, std::string_view value,
-                            std::chrono::nanoseconds ttl, bool sync) = 0;
   virtual Status Get(std::string_view key, std::string* value) = 0;
   virtual Status Delete(std::string_view key, bool sync) = 0;
   virtual Status Sync() = 0;
@@ -48,9 +49,11 @@ class BitgaskTarget : public BenchTarget {
                      std::unique_ptr<BitgaskTarget>* out);
 
   std::string Name() const override { return "bitgask"; }
+  std::string Settings() const override;
   Status Put(std::string_view key, std::string_view value, bool sync) override;
+  // Put that expires ttl from now (ttl > 0).
   Status PutWithTTL(std::string_view key, std::string_view value, std::chrono::nanoseconds ttl,
-                    bool sync) override;
+                    bool sync);
   Status Get(std::string_view key, std::string* value) override;
   Status Delete(std::string_view key, bool sync) override;
   Status Sync() override;

@@ -93,9 +93,15 @@ const std::vector<std::string>& WorkloadNames() {
   return kNames;
 }
 
-BenchRunner::BenchRunner(const BenchConfig& config, BitgaskTarget* target)
+bool BitgaskOnly(const std::string& workload) {
+  return workload == "fillttl" || workload == "mergeload" || workload == "open";
+}
+
+BenchRunner::BenchRunner(const BenchConfig& config, const std::string& dir, BenchTarget* target)
     : config_(config),
+      dir_(dir),
       target_(target),
+      bitgask_(dynamic_cast<BitgaskTarget*>(target)),
       keys_(config.key_size, config.value_size, config.seed) {}
 
 bool BenchRunner::Syncs(const std::string& name) const {
@@ -107,6 +113,9 @@ bool BenchRunner::Syncs(const std::string& name) const {
 }
 
 Status BenchRunner::Run(const std::string& name, std::vector<BenchResult>* results) {
+  if (BitgaskOnly(name) && bitgask_ == nullptr) {
+    return Status::InvalidArgument(name + " runs on bitgask only, not on " + target_->Name());
+  }
   if (Syncs(name) && raw_ops_per_sec_ == 0) {
     BenchResult raw;
     raw.name = "rawsync";
@@ -166,7 +175,7 @@ Status BenchRunner::WriteKeys(const std::vector<uint64_t>& order, WriteKind kind
           Status s;
           switch (kind) {
             case WriteKind::kPut: s = target_->Put(key, value, sync); break;
-            case WriteKind::kPutTTL: s = target_->PutWithTTL(key, value, config_.ttl, sync); break;
+            case WriteKind::kPutTTL: s = bitgask_->PutWithTTL(key, value, config_.ttl, sync); break;
             case WriteKind::kDelete: s = target_->Delete(key, sync); break;
           }
           latency->Add(NanosSince(start));
@@ -264,7 +273,7 @@ Status BenchRunner::RawSync(BenchResult* r) {
   // Appends records of the size the store writes (its 32-byte header, key,
   // value) to a file of its own and fdatasyncs after each, as a store with
   // sync on does at best.
-  const std::string path = target_->dir() + "/rawsync.bench";
+  const std::string path = dir_ + "/rawsync.bench";
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Status::IOError(path + ": " + std::strerror(errno), errno);
   const std::string record(32 + config_.key_size + config_.value_size, 'r');
@@ -326,7 +335,7 @@ Status BenchRunner::MergeLoad(std::vector<BenchResult>* results) {
   std::thread during_thread([&] { ws = writers(&during); });
   MergeResult merged;
   const Clock::time_point merge_start = Clock::now();
-  s = target_->ForceMerge(&merged);
+  s = bitgask_->ForceMerge(&merged);
   const auto merge_time = Clock::now() - merge_start;
   stop = true;
   during_thread.join();
@@ -356,27 +365,28 @@ Status BenchRunner::Open(std::vector<BenchResult>* results) {
     BenchResult r;
     r.name = hints ? "open" : "open/nohints";
     double seconds = 0;
-    Status s = target_->Reopen(hints, &seconds);
+    Status s = bitgask_->Reopen(hints, &seconds);
     if (!s.ok()) return s;
     DBStats st;
-    s = target_->Stats(&st);
+    s = bitgask_->Stats(&st);
     if (!s.ok()) return s;
     r.ops = 1;
     r.seconds = seconds;
     r.latency.Add(static_cast<uint64_t>(seconds * 1e9));
     r.bytes = st.total_bytes;
-    const std::string data = target_->dir() + "/data";
+    const std::string data = dir_ + "/data";
     r.note = std::to_string(st.keys) + " keys, " + std::to_string(st.data_files) +
              " data files, " + std::to_string(CountFiles(data, ".hint")) + " hint files";
     results->push_back(std::move(r));
   }
   double ignored = 0;  // later workloads run on the store opened as configured
-  return target_->Reopen(target_->options().use_hint_files, &ignored);
+  return bitgask_->Reopen(bitgask_->options().use_hint_files, &ignored);
 }
 
 Status BenchRunner::SampleKeydir() {
+  if (bitgask_ == nullptr) return Status::OK();
   DBStats st;
-  Status s = target_->Stats(&st);
+  Status s = bitgask_->Stats(&st);
   if (s.ok() && st.keydir_bytes > keydir_peak_.bytes) {
     keydir_peak_.bytes = st.keydir_bytes;
     keydir_peak_.keys = st.keys;

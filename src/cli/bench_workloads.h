@@ -10,7 +10,8 @@
 // set is 0..num-1, so workloads see each other's data (readrandom after
 // fillrandom finds every key). A failed store call stops the workload and
 // is returned (NotFound of a read is counted, not a failure).
-// Single-threaded use of the runner itself.
+// The workloads of BitgaskOnly() run only on a BitgaskTarget; the keydir is
+// sampled only there. Single-threaded use of the runner itself.
 #ifndef BITGASK_SRC_CLI_BENCH_WORKLOADS_H_
 #define BITGASK_SRC_CLI_BENCH_WORKLOADS_H_
 
@@ -56,21 +57,26 @@ struct KeydirPeak {
 // The workload names, in the order docs/CLI.md lists them.
 const std::vector<std::string>& WorkloadNames();
 
+// fillttl, mergeload and open: they need what only bitgask has.
+bool BitgaskOnly(const std::string& workload);
+
 // Operations of the raw-disk baseline at most (append + fdatasync).
 constexpr uint64_t kMaxRawSyncOps = 10000;
 
 class BenchRunner {
  public:
-  // target must outlive the runner. The raw baseline's file goes into dir.
-  BenchRunner(const BenchConfig& config, BitgaskTarget* target);
+  // target must outlive the runner; dir is the directory of its files, where
+  // the raw baseline's file goes too.
+  BenchRunner(const BenchConfig& config, const std::string& dir, BenchTarget* target);
 
-  // Runs the workload `name` (one of WorkloadNames()), appending its lines.
+  // Runs the workload `name` (one of WorkloadNames(); BitgaskOnly() ones
+  // need a BitgaskTarget, else InvalidArgument), appending its lines.
   Status Run(const std::string& name, std::vector<BenchResult>* results);
 
   const KeydirPeak& keydir_peak() const { return keydir_peak_; }
 
  private:
-  enum class WriteKind { kPut, kPutTTL, kDelete };
+  enum class WriteKind { kPut, kPutTTL, kDelete };  // kPutTTL: bitgask only
   bool Syncs(const std::string& name) const;
   Status WriteKeys(const std::vector<uint64_t>& order, WriteKind kind, bool sync,
                    BenchResult* r);
@@ -84,7 +90,9 @@ class BenchRunner {
   uint64_t reads() const { return config_.reads != 0 ? config_.reads : config_.num; }
 
   const BenchConfig config_;
-  BitgaskTarget* const target_;
+  const std::string dir_;
+  BenchTarget* const target_;
+  BitgaskTarget* const bitgask_;  // target_ when it is bitgask, else null
   const KeyGen keys_;
   double raw_ops_per_sec_ = 0;  // 0 until rawsync ran
   KeydirPeak keydir_peak_;

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_peers.h"
 #include "bench_report.h"
 #include "bench_workloads.h"
 #include "cli_io.h"
@@ -35,6 +36,7 @@ constexpr size_t kMaxValueSize = 64u << 20;  // every thread may hold one
 struct BenchFlags {
   BenchConfig config;
   std::vector<std::string> workloads = {"fillrandom", "readrandom"};
+  std::vector<std::string> peers;  // measured after bitgask, each in DIR/<name>
   bool json = false;
   bool use_existing = false;
 };
@@ -54,6 +56,32 @@ std::vector<std::string> ParseWorkloads(const std::string& text) {
     out.push_back(name);
   }
   if (out.empty()) throw CLI::ValidationError("--benchmarks needs at least one name");
+  return out;
+}
+
+// "a,b" or "all" into the peers compiled in; a ValidationError (exit 2) for
+// a peer this build lacks.
+std::vector<std::string> ParsePeers(const std::string& text) {
+  const auto& known = PeerNames();
+  std::string all;
+  for (const auto& k : known) all += (all.empty() ? "" : ",") + k;
+  if (known.empty()) {
+    throw CLI::ValidationError(
+        "this bitgask was built without bench peers (configure --with-bench-peers with their "
+        "libraries installed; docs/Benchmarks.md#peers)");
+  }
+  if (text == "all") return known;
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string name;
+  while (std::getline(in, name, ',')) {
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      throw CLI::ValidationError("no bench peer '" + name + "' in this build (built in: " + all +
+                                 ")");
+    }
+    out.push_back(name);
+  }
+  if (out.empty()) throw CLI::ValidationError("--peers needs at least one name");
   return out;
 }
 
@@ -85,6 +113,47 @@ std::string DirNote(const std::string& dir) {
   return "";
 }
 
+// Runs the workloads on target (its files in dir) into *run, printing each
+// line as it comes unless json. Workloads that need bitgask are left out for
+// a peer. Returns the exit code.
+int RunTarget(const BenchFlags& flags, BenchTarget* target, const std::string& dir,
+              TargetRun* run) {
+  run->setup.target = target->Name();
+  run->setup.settings = target->Settings();
+  run->setup.dir = dir;
+  run->setup.dir_note = DirNote(dir);
+  int rc = flags.json ? 0 : PrintOut(BenchHeader(run->setup));
+  BenchRunner runner(flags.config, dir, target);
+  const bool peer = dynamic_cast<BitgaskTarget*>(target) == nullptr;
+  for (const std::string& name : flags.workloads) {
+    if (rc != 0) break;
+    if (peer && BitgaskOnly(name)) continue;
+    const size_t shown = run->results.size();
+    Status s = runner.Run(name, &run->results);
+    if (!flags.json) {
+      std::string lines;
+      for (size_t i = shown; i < run->results.size(); i++) lines += BenchTableLine(run->results[i]);
+      rc = PrintOut(lines);
+    }
+    if (!s.ok()) rc = FailStatus(target->Name() + " bench", s);
+  }
+  run->peak = runner.keydir_peak();
+  if (rc == 0 && !flags.json && !peer) rc = PrintOut(BenchKeydirLine(run->peak));
+  return rc;
+}
+
+// Opens peer `name` in its own directory under base, runs it, closes it.
+int RunPeer(const BenchFlags& flags, const std::string& name, const std::string& base,
+            TargetRun* run) {
+  const std::string dir = base + "/" + name;
+  if (::mkdir(dir.c_str(), 0755) != 0) return Fail(dir + ": " + std::strerror(errno));
+  std::unique_ptr<BenchTarget> target;
+  Status s = OpenPeer(name, dir, flags.config, &target);
+  if (!s.ok()) return FailStatus("opening " + name + " in " + dir, s);
+  if (!flags.json && PrintOut("\n") != 0) return 1;
+  return RunTarget(flags, target.get(), dir, run);
+}
+
 int RunBench(const CliContext& ctx, const BenchFlags& flags, bool dir_given, bool merge_set) {
   if (flags.config.key_size > ctx.options.max_key_size ||
       flags.config.value_size > ctx.options.max_value_size) {
@@ -94,12 +163,9 @@ int RunBench(const CliContext& ctx, const BenchFlags& flags, bool dir_given, boo
                  ctx.options.max_key_size, ctx.options.max_value_size);
     return 2;  // a usage error, like the flags' own range checks
   }
-  BenchSetup setup;
-  setup.config = flags.config;
-  setup.target = "bitgask";
-  std::string temp_dir;
+  std::string base, temp_dir;
   if (dir_given) {
-    setup.dir = ctx.dir;
+    base = ctx.dir;
     if (!flags.use_existing) {
       std::string why = CheckEmptyDir(ctx.dir);
       if (!why.empty()) return Fail(why);
@@ -111,38 +177,40 @@ int RunBench(const CliContext& ctx, const BenchFlags& flags, bool dir_given, boo
     if (mkdtemp(templ.data()) == nullptr) {
       return Fail("cannot create a temporary directory " + templ + ": " + std::strerror(errno));
     }
-    temp_dir = setup.dir = templ;
+    temp_dir = base = templ;
+  }
+  if (!flags.peers.empty() && ::mkdir(base.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Fail(base + ": " + std::strerror(errno));
   }
 
+  // bitgask first, in base itself, or in base/bitgask beside its peers.
+  const std::string dir = flags.peers.empty() ? base : base + "/bitgask";
   Options options = ctx.options;
   if (!merge_set) options.merge_interval = std::chrono::milliseconds(0);  // no merge by surprise
+  std::vector<TargetRun> runs(1);
+  runs[0].setup.config = flags.config;
   std::unique_ptr<BitgaskTarget> target;
-  Status s = BitgaskTarget::Open(setup.dir, options, &target);
+  Status s = BitgaskTarget::Open(dir, options, &target);
   int rc = 0;
   if (!s.ok()) {
-    rc = Fail(OpenFailure(setup.dir, s));
+    rc = Fail(OpenFailure(dir, s));
   } else {
-    setup.dir_note = DirNote(setup.dir);
-    BenchRunner runner(flags.config, target.get());
-    std::vector<BenchResult> results;
-    if (!flags.json) rc = PrintOut(BenchHeader(setup));
-    for (const std::string& name : flags.workloads) {
-      if (rc != 0) break;
-      const size_t shown = results.size();
-      s = runner.Run(name, &results);
-      if (!flags.json) {
-        std::string lines;
-        for (size_t i = shown; i < results.size(); i++) lines += BenchTableLine(results[i]);
-        rc = PrintOut(lines);
-      }
-      if (!s.ok()) rc = FailStatus("bench", s);
-    }
-    if (rc == 0) {
-      rc = PrintOut(flags.json ? BenchJson(setup, results, runner.keydir_peak())
-                               : BenchKeydirLine(runner.keydir_peak()));
-    }
+    rc = RunTarget(flags, target.get(), dir, &runs[0]);
     s = target->Close();
     if (!s.ok() && rc == 0) rc = FailStatus("closing the store", s);
+    target.reset();
+  }
+  for (const std::string& peer : flags.peers) {
+    if (rc != 0) break;
+    runs.emplace_back();
+    runs.back().setup.config = flags.config;
+    rc = RunPeer(flags, peer, base, &runs.back());
+  }
+  if (rc == 0 && flags.json) {
+    rc = PrintOut(flags.peers.empty() ? BenchJson(runs[0].setup, runs[0].results, runs[0].peak)
+                                      : BenchJsonWithPeers(runs));
+  } else if (rc == 0 && !flags.peers.empty()) {
+    rc = PrintOut("\n" + BenchComparison(runs));
   }
   if (!temp_dir.empty() && !RemoveTree(temp_dir)) {
     rc = Fail("could not remove the temporary store " + temp_dir + ": " + std::strerror(errno));
@@ -178,6 +246,13 @@ void AddBenchCommand(CLI::App* app, CliContext* ctx) {
          "comma-separated workloads, run in this order: " + names)
       ->type_name("LIST")
       ->default_str("fillrandom,readrandom");
+  std::string peers;
+  for (const auto& n : PeerNames()) peers += (peers.empty() ? "" : ",") + n;
+  sub->add_option_function<std::string>(
+         "--peers", [flags](const std::string& text) { flags->peers = ParsePeers(text); },
+         "after bitgask, run the same workloads on these stores and compare (all: every one "
+         "built in: " + (peers.empty() ? std::string("none in this build") : peers) + ")")
+      ->type_name("LIST");
   sub->add_option("--num", c.num, "keys (and operations of the write workloads)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 32))
       ->capture_default_str();

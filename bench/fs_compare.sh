@@ -1,0 +1,84 @@
+#!/bin/bash
+# fs_compare.sh: bitgask-fsbench on the local disk directly, on a bitgask
+# mount and on a bindfs mount (a FUSE passthrough from Debian) of the same
+# disk, with ratios against the disk (docs/Benchmarks.md#fsbench).
+#
+#   bench/fs_compare.sh [--build DIR] [bitgask-fsbench flags...] [-- mount.bitgask options]
+#
+# --build DIR: the build tree holding src/mount.bitgask and
+# src/bitgask-fsbench (default: build/ beside this script's directory).
+# Everything lives in one temporary directory under $TMPDIR (else /tmp),
+# which must be on a disk, not tmpfs. Both mounts run in the foreground of
+# this script, which holds their pids; the EXIT trap unmounts them, stops
+# them and removes the directory however the script ends. Run as root, the
+# page cache is dropped before each read phase (bitgask-fsbench --help).
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=$HERE/../build
+FSBENCH_ARGS=()
+MOUNT_ARGS=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --build) BUILD=$2; shift 2 ;;
+    --) shift; MOUNT_ARGS=("$@"); break ;;
+    *) FSBENCH_ARGS+=("$1"); shift ;;
+  esac
+done
+MOUNT_BITGASK=$BUILD/src/mount.bitgask
+FSBENCH=$BUILD/src/bitgask-fsbench
+for p in "$MOUNT_BITGASK" "$FSBENCH"; do
+  [ -x "$p" ] || { echo "fs_compare.sh: $p is not built (--build DIR)" >&2; exit 1; }
+done
+for tool in bindfs fusermount3; do
+  command -v "$tool" >/dev/null ||
+    { echo "fs_compare.sh: $tool is missing (Debian: bindfs, fuse3)" >&2; exit 1; }
+done
+[ -e /dev/fuse ] || { echo "fs_compare.sh: /dev/fuse is missing" >&2; exit 1; }
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bitgask-fs-compare.XXXXXX") || exit 1
+FSTYPE=$(findmnt -n -o FSTYPE -T "$WORK" 2>/dev/null || stat -f -c %T "$WORK")
+FSTYPE=${FSTYPE//\//-}  # a label for bitgask-fsbench: no slash
+MOUNTS=()   # mountpoints to unmount
+PIDS=()     # their processes
+cleanup() {
+  cd /
+  for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do
+    i=0
+    while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    kill -9 "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP PIPE
+
+fail() { echo "fs_compare.sh: $*" >&2; cat "$WORK"/*.log >&2 2>/dev/null; exit 1; }
+[ "$FSTYPE" = tmpfs ] && fail "$WORK is on tmpfs: set TMPDIR to a directory on a disk"
+
+# mount_fg MOUNTPOINT COMMAND...: runs COMMAND (a FUSE program in the
+# foreground) in the background and waits until MOUNTPOINT is mounted.
+mount_fg() {
+  local mnt=$1 i=0
+  shift
+  mkdir -p "$mnt"
+  "$@" 2>>"$WORK/$(basename "$mnt").log" &
+  local pid=$!
+  PIDS+=("$pid")
+  MOUNTS+=("$mnt")
+  until grep -q " $mnt fuse" /proc/mounts; do
+    kill -0 "$pid" 2>/dev/null || fail "$* exited before mounting"
+    i=$((i + 1)); [ $i -gt 100 ] && fail "$mnt not mounted within 10 s"
+    sleep 0.1
+  done
+}
+
+mkdir -p "$WORK/disk" "$WORK/bindfs-src"
+mount_fg "$WORK/bitgask" "$MOUNT_BITGASK" "$WORK/store" "$WORK/bitgask" -f "${MOUNT_ARGS[@]}"
+mount_fg "$WORK/bindfs" bindfs -f "$WORK/bindfs-src" "$WORK/bindfs"
+echo "fs_compare: $FSTYPE under $WORK; bitgask mount options: ${MOUNT_ARGS[*]:-(defaults)};" \
+  "$(bindfs --version 2>&1 | head -n 1)"
+"$FSBENCH" "${FSBENCH_ARGS[@]}" "$FSTYPE=$WORK/disk" "bitgask=$WORK/bitgask" \
+  "bindfs=$WORK/bindfs" || fail "bitgask-fsbench failed"
