@@ -76,24 +76,7 @@ bool Under(const char* path) {
   return path && strncmp(path, c.dir, c.dir_len) == 0;
 }
 
-// An absolute path for (dirfd, path) when path is relative to a directory fd.
-bool UnderAt(int dirfd, const char* path) {
-  if (!path) return false;
-  if (path[0] == '/' || dirfd == AT_FDCWD) {
-    if (path[0] == '/') return Under(path);
-    char cwd[4096];
-    return getcwd(cwd, sizeof(cwd)) && Under(cwd);
-  }
-  char link[64], target[4096];
-  snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
-  const int saved = errno;
-  const ssize_t n = readlink(link, target, sizeof(target) - 1);
-  errno = saved;
-  if (n <= 0) return false;
-  target[n] = '\0';
-  return Under(target);
-}
-
+// True when fd names a file under the directory.
 bool FdUnder(int fd) {
   char link[64], target[4096];
   snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
@@ -103,6 +86,16 @@ bool FdUnder(int fd) {
   if (n <= 0) return false;
   target[n] = '\0';
   return Under(target);
+}
+
+// True when (dirfd, path) is under the directory (a relative path: when the
+// directory it is relative to is).
+bool UnderAt(int dirfd, const char* path) {
+  if (!path) return false;
+  if (path[0] == '/') return Under(path);
+  if (dirfd != AT_FDCWD) return FdUnder(dirfd);
+  char cwd[4096];
+  return getcwd(cwd, sizeof(cwd)) && Under(cwd);
 }
 
 bool FailFd(Op op, int fd) { return Armed(op) && FdUnder(fd); }
@@ -201,44 +194,38 @@ int renameat2(int fromfd, const char* from, int tofd, const char* to, unsigned f
 }
 
 // open and friends: only opens that write or create are failed ("open").
-#define WRITES(flags) (((flags) & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) != 0)
+// OPEN_MODE reads the mode argument that comes with O_CREAT or O_TMPFILE.
+#define OPEN_MODE(flags, mode)                                 \
+  mode_t mode = 0;                                             \
+  if ((flags) & (O_CREAT | O_TMPFILE)) {                       \
+    va_list ap;                                                \
+    va_start(ap, flags);                                       \
+    mode = static_cast<mode_t>(va_arg(ap, int));               \
+    va_end(ap);                                                \
+  }
+#define FAIL_OPEN(flags, dirfd, path)                                              \
+  if (((flags) & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) && Armed(kOpen) &&      \
+      UnderAt(dirfd, path))                                                        \
+  EIO_RETURN(int)
 
 int open(const char* path, int flags, ...) {
   static auto real = Next<int (*)(const char*, int, ...)>("open");
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
-  if (WRITES(flags) && Armed(kOpen) && UnderAt(AT_FDCWD, path)) EIO_RETURN(int);
+  OPEN_MODE(flags, mode);
+  FAIL_OPEN(flags, AT_FDCWD, path);
   return real(path, flags, mode);
 }
 
 int open64(const char* path, int flags, ...) {
   static auto real = Next<int (*)(const char*, int, ...)>("open64");
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
-  if (WRITES(flags) && Armed(kOpen) && UnderAt(AT_FDCWD, path)) EIO_RETURN(int);
+  OPEN_MODE(flags, mode);
+  FAIL_OPEN(flags, AT_FDCWD, path);
   return real(path, flags, mode);
 }
 
 int openat(int dirfd, const char* path, int flags, ...) {
   static auto real = Next<int (*)(int, const char*, int, ...)>("openat");
-  mode_t mode = 0;
-  if (flags & (O_CREAT | O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
-  if (WRITES(flags) && Armed(kOpen) && UnderAt(dirfd, path)) EIO_RETURN(int);
+  OPEN_MODE(flags, mode);
+  FAIL_OPEN(flags, dirfd, path);
   return real(dirfd, path, flags, mode);
 }
 
