@@ -160,6 +160,7 @@ build-fuzz/config.status: configure | in-tree-guard
 fuzz: deps build-fuzz/config.status
 	@$(MAKE) -C build-fuzz/engine -j$(JOBS)
 	@$(MAKE) -C build-fuzz/fs -j$(JOBS)
+	@$(MAKE) -C build-fuzz/server -j$(JOBS)
 	@$(MAKE) -C build-fuzz/tests/fuzz fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 # Benchmarks against the peers (docs/Benchmarks.md): the default build/

@@ -1005,6 +1005,11 @@ Status DBImpl::Close() {
     w.sync = true;
     w.internal = true;
     s = Commit(&w);
+  } else {
+    // No active file (a rotation failed): report what stopped the writes,
+    // as the final sync does when there is an active file.
+    std::lock_guard<std::mutex> q(queue_mu_);
+    s = bg_error_;
   }
   while (calls_.load() > 0) env_->SleepMicros(100);  // calls that began before closing
   {

@@ -263,6 +263,73 @@ Status ReinsertSetAside(Env* env, const std::string& data_dir, const std::string
   return Status::OK();
 }
 
+// True when the data files are recognisably this format's: some data file
+// holds a valid record, or none holds a single byte.
+Status DataFilesAreOurs(Env* env, const std::string& data_dir, const StoreFiles& files,
+                        bool* ours) {
+  bool any_bytes = false, any_record = false;
+  for (uint32_t id : files.data) {
+    uint64_t size = 0;
+    Status s = ScanSalvaging(
+        env, DataFileName(data_dir, id), id, &size, [&](LogOp&) { any_record = true; },
+        [](const Damage&) {});
+    if (!s.ok()) return s;
+    any_bytes = any_bytes || size > 0;
+    if (any_record) break;
+  }
+  *ours = any_record || !any_bytes;
+  return Status::OK();
+}
+
+// The meta file decides whether Repair may touch the store at all (policy in
+// docs/Operations.md, "Repair"):
+//  - this format version: go on;
+//  - another format version: NotSupported (this build would rewrite the
+//    files in its own format);
+//  - missing or damaged (not a bitgask meta file): written afresh when the
+//    data files are recognisably ours, a damaged one first renamed to
+//    bitgask.meta.damaged-N (never overwritten); otherwise Corruption;
+//  - unreadable (an I/O error): that error.
+// On any error nothing has been changed.
+Status CheckMetaFile(Env* env, const std::string& data_dir, const StoreFiles& files,
+                     RepairReport* report) {
+  const std::string meta = internal::MetaFileName(data_dir);
+  const bool exists = env->FileExists(meta);
+  if (exists) {
+    int version = 0;
+    Status s = internal::ReadMetaFile(env, data_dir, &version);
+    if (s.ok() && version == kFormatVersion) return s;
+    if (s.ok()) {
+      return Status::NotSupported(meta + " says format version " + std::to_string(version) +
+                                  "; this build repairs only version " +
+                                  std::to_string(kFormatVersion) + " (nothing changed)");
+    }
+    if (!s.IsCorruption()) return s;
+  }
+  bool ours = false;
+  Status s = DataFilesAreOurs(env, data_dir, files, &ours);
+  if (!s.ok()) return s;
+  if (!ours) {
+    return Status::Corruption(meta + (exists ? " is damaged" : " is missing") +
+                              " and no data file holds a valid bitgask record; not a store "
+                              "this build can repair (nothing changed)");
+  }
+  std::string kept;
+  if (exists) {
+    for (int n = 1; kept.empty() || env->FileExists(kept); n++) {
+      kept = meta + ".damaged-" + std::to_string(n);
+    }
+    s = env->RenameFile(meta, kept);
+    if (!s.ok()) return s;
+  }
+  s = internal::WriteMetaFile(env, data_dir, kFormatVersion);
+  if (!s.ok()) return s;
+  report->notes.push_back(exists ? "bitgask.meta was damaged: kept it as " +
+                                       kept.substr(data_dir.size() + 1) + " and wrote a new one"
+                                 : "wrote the missing bitgask.meta");
+  return Status::OK();
+}
+
 }  // namespace
 
 Status DB::Repair(const std::string& path, const Options& options, RepairReport* report) {
@@ -278,11 +345,8 @@ Status DB::Repair(const std::string& path, const Options& options, RepairReport*
   s = ListStore(env, data_dir, &files);
   if (!s.ok()) return s;
 
-  if (!env->FileExists(internal::MetaFileName(data_dir))) {
-    s = internal::WriteMetaFile(env, data_dir, kFormatVersion);
-    if (!s.ok()) return s;
-    report->notes.push_back("wrote the missing bitgask.meta");
-  }
+  s = CheckMetaFile(env, data_dir, files, report);
+  if (!s.ok()) return s;
   for (const std::string& name : files.other) {
     uint32_t id;
     if (internal::ParseFileName(name, &id) == FileKind::kTemp) {

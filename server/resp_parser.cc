@@ -121,7 +121,12 @@ RespParser::Result RespParser::ReadHeader(const char* data, size_t n, size_t* po
   const char* line = data + *pos;
   ptrdiff_t cr = FindCrlf(line, n - *pos);
   if (cr < 0) {
-    if (n - *pos > limits_.max_inline_len) return Fail(too_big);
+    // Not all there yet. The line is at least this long; a CR at the very end
+    // may be its end, so it does not count (the same verdict as when the
+    // CRLF arrives in the same read).
+    size_t have = n - *pos;
+    if (line[have - 1] == '\r') --have;
+    if (have > limits_.max_inline_len) return Fail(too_big);
     return Result::kNeedMore;
   }
   if (static_cast<size_t>(cr) > limits_.max_inline_len) return Fail(too_big);

@@ -137,6 +137,8 @@ class Server::Loop {
     int64_t last_active = 0;
     bool closing = false;    // close once out is sent
     bool paused = false;     // EPOLLIN off: too much unsent output
+    bool in_turn = false;    // ran requests this turn; their replies start at turn_out
+    size_t turn_out = 0;
     uint32_t interest = EPOLLIN;  // as registered with epoll
     explicit Client(const RespLimits& limits) : parser(limits) {}
     size_t unsent() const { return out.size() - out_pos; }
@@ -292,6 +294,10 @@ void Server::Loop::Read(Client* c) {
 }
 
 void Server::Loop::Process(Client* c) {
+  if (!c->in_turn) {
+    c->in_turn = true;
+    c->turn_out = c->out.size();  // nothing is sent before EndTurn
+  }
   RespWriter out(&c->out);
   const size_t before = c->unsent();
   while (!c->closing && c->unsent() < kOutputHighWater) {
@@ -382,14 +388,24 @@ void Server::Loop::EndTurn() {
     Status s = server_->db_->Sync();
     if (!s.ok()) {
       // The writes of this turn may not be durable: acknowledge none of them.
-      std::vector<Client*> wrote;
+      // A client that wrote gets, instead of this turn's replies, one error
+      // (for its first request of the turn) and is closed after it.
+      const std::string error =
+          "write not acknowledged: syncing the store failed (" + s.ToString() + ")";
       for (auto& kv : clients_) {
-        if (kv.second->session.wrote) wrote.push_back(kv.second.get());
+        Client* c = kv.second.get();
+        if (!c->session.wrote) continue;
+        c->out.resize(c->turn_out);
+        RespWriter(&c->out).Error(error);
+        c->closing = true;
+        touched_.push_back(c->fd);
       }
-      for (Client* c : wrote) Close(c);
     }
   }
-  for (auto& kv : clients_) kv.second->session.wrote = false;
+  for (auto& kv : clients_) {
+    kv.second->session.wrote = false;
+    kv.second->in_turn = false;
+  }
   std::vector<int> touched;
   touched.swap(touched_);
   for (int fd : touched) {

@@ -10,8 +10,9 @@
 // sending any reply of that turn. So an acknowledged write is on disk, and
 // all the writes of a turn (of every client) share one fdatasync. Open the DB
 // with sync_on_put = sync_on_delete = false in that case (bitgaskd does). If
-// the sync fails, every connection that wrote in that turn is closed without
-// its replies, so no write is acknowledged that may be lost.
+// the sync fails, every connection that wrote in that turn gets, instead of
+// that turn's replies, one "-ERR write not acknowledged: ..." and is closed,
+// so no write is acknowledged that may be lost.
 //
 // Limits: maxclients (a client over it gets "-ERR max number of clients
 // reached" and is closed), RespLimits (protocol errors, then close),

@@ -172,12 +172,17 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  std::thread([&server, stop_signals] {
+  std::thread signal_thread([&server, stop_signals] {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     server.Stop();
-  }).detach();
+  });
   server.Wait();
+  // The loop may end before the signal thread is out of Stop() (which writes
+  // the server's eventfd), or for another reason while that thread still
+  // waits: wake it and join it before the server (and its eventfd) goes away.
+  pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
 
   int rc = 0;
   if (!server.loop_status().ok()) {

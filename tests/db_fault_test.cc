@@ -1097,13 +1097,15 @@ TEST(DBFaultTest, FailedBackgroundSyncStopsWrites) {
   EXPECT_TRUE(StateIs(db.get(), KeysOf(before, {"after"}), Project(before, 0)));
 }
 
-// ENOSPC on append, whole or after a short write: a clear error carrying
-// ENOSPC, a consistent store, and after "space is back" a reopen that works
-// and takes writes again. The torn partial record is cut off at open.
-TEST(DBFaultTest, EnospcOnAppend) {
+// ENOSPC or EIO on append, whole or after a short write: a clear error
+// carrying the errno, a consistent store, and after "space is back" (the disk
+// works again) a reopen that works and takes writes again. The torn partial
+// record is cut off at open.
+TEST(DBFaultTest, EnospcOrEioOnAppend) {
   const int64_t partials[] = {-1, 0, 1, 16, 31, 32, 33, 40, 100, 2999, 1 << 20};
+  for (int err : {ENOSPC, EIO})
   for (int64_t partial : partials) {
-    SCOPED_TRACE("partial_bytes " + std::to_string(partial));
+    SCOPED_TRACE("errno " + std::to_string(err) + ", partial_bytes " + std::to_string(partial));
     TempDir dir;
     const std::string root = dir.path() + "/db";
     TestEnv env;
@@ -1114,21 +1116,21 @@ TEST(DBFaultTest, EnospcOnAppend) {
     Model before = WriteKeys(db.get(), "pre-", 10);
     const uint64_t size_before = FileSize(DataPath(root, 1));
     Fault f;
-    f.err = ENOSPC;
-    f.sticky = true;  // the disk stays full
+    f.err = err;
+    f.sticky = true;  // the disk stays full (or broken)
     f.name_contains = ".data";
     f.partial_bytes = partial;
     env.InjectFault(FaultOp::kAppend, f);
     Status s = db->Put("big", std::string(3000, 'B'));
-    ASSERT_FALSE(s.ok()) << "a Put on a full disk was acknowledged";
+    ASSERT_FALSE(s.ok()) << "a Put whose append failed was acknowledged";
     EXPECT_TRUE(s.IsIOError()) << s.ToString();
-    EXPECT_EQ(s.errno_value(), ENOSPC) << s.ToString();
+    EXPECT_EQ(s.errno_value(), err) << s.ToString();
     if (partial > 0) {
       EXPECT_EQ(FileSize(DataPath(root, 1)), size_before + std::min<int64_t>(partial, 3000 + 32 + 3 - 1));
     }
     std::string v;
     EXPECT_TRUE(db->Get("big", &v).IsNotFound());
-    ExpectWritesRefused(db.get(), before, ENOSPC);
+    ExpectWritesRefused(db.get(), before, err);
     db.reset();  // Close fails harmlessly or syncs what is there
 
     env.ClearAllFaults();  // space is back
@@ -1163,6 +1165,129 @@ TEST(DBFaultTest, EnospcOnSync) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.errno_value(), ENOSPC) << s.ToString();
   ExpectWritesRefused(db.get(), before, ENOSPC);
+  db.reset();
+  // Space is back (the fault was one-shot): the store reopens whole and
+  // takes writes; the failed write is absent or whole.
+  ASSERT_OK(DB::Open(root, o, &db));
+  State got;
+  ASSERT_TRUE(ReadState(db.get(), KeysOf(before, {"x", "after-failure"}), &got));
+  if (got.count("x")) {
+    EXPECT_EQ(got["x"].value, "y");
+    got.erase("x");
+  }
+  EXPECT_EQ(got, Project(before, 0)) << Diff(Project(before, 0), got);
+  ASSERT_OK(db->Put("after-reopen", "works"));
+  db.reset();
+  ASSERT_OK(DB::Open(root, o, &db));
+  std::string v;
+  ASSERT_OK(db->Get("after-reopen", &v));
+  EXPECT_EQ(v, "works");
+}
+
+// A merge whose output cannot be created, written, synced or renamed into
+// place (a full disk, an I/O error): Merge reports the errno and keeps its
+// inputs, every key still reads its value, and writes go on (a merge failure
+// is not a write failure). After the fault is cleared a reopen finds
+// everything, and a merge then works.
+TEST(DBFaultTest, FailedMergeIsReportedAndLeavesTheStoreWhole) {
+  struct Case {
+    FaultOp op;
+    const char* filter;  // merge outputs are NNNNNNNNN.data.tmp, renamed to .data
+  };
+  const Case cases[] = {{FaultOp::kNewWritableFile, ".data.tmp"},
+                        {FaultOp::kAppend, ".data.tmp"},
+                        {FaultOp::kSync, ".data.tmp"},
+                        {FaultOp::kRename, ".data"}};
+  for (const Case& c : cases) {
+    for (int err : {ENOSPC, EIO}) {
+      SCOPED_TRACE(std::string("failing ") + FaultOpName(c.op) + " errno " + std::to_string(err));
+      TempDir dir;
+      const std::string root = dir.path() + "/db";
+      TestEnv env;
+      Options o = BaseOptions(&env);
+      o.max_data_file_size = 4096;
+      o.use_hint_files = false;
+      std::unique_ptr<DB> db;
+      ASSERT_OK(DB::Open(root, o, &db));
+      Model model = WriteKeys(db.get(), "k-", 40, 150);
+      Model again = WriteKeys(db.get(), "k-", 20, 170);  // overwrites: dead bytes to drop
+      for (const auto& kv : again) model[kv.first] = kv.second;
+      const std::vector<uint32_t> inputs = DataFileIds(root);
+      ASSERT_GT(inputs.size(), 2u);
+      Fault f;
+      f.err = err;
+      f.sticky = true;
+      f.name_contains = c.filter;
+      env.InjectFault(c.op, f);
+      MergeOptions mo;
+      mo.force = true;
+      MergeResult result;
+      Status s = db->Merge(mo, &result);
+      ASSERT_FALSE(s.ok()) << "a merge whose output failed succeeded";
+      EXPECT_GE(env.FaultsTriggered(c.op), 1u);
+      EXPECT_EQ(s.errno_value(), err) << s.ToString();
+      for (uint32_t id : inputs) {
+        EXPECT_TRUE(fs::exists(DataPath(root, id))) << "merge input " << id << " was removed";
+      }
+      EXPECT_TRUE(StateIs(db.get(), KeysOf(model), Project(model, 0)));
+      Model more = WriteKeys(db.get(), "after-", 5);  // writes go on
+      model.insert(more.begin(), more.end());
+      EXPECT_TRUE(StateIs(db.get(), KeysOf(model), Project(model, 0)));
+      ASSERT_OK(db->Close());
+      db.reset();
+
+      env.ClearAllFaults();
+      ASSERT_OK(DB::Open(root, o, &db));
+      EXPECT_TRUE(StateIs(db.get(), KeysOf(model), Project(model, 0)));
+      ASSERT_OK(db->Merge(mo, &result));
+      EXPECT_TRUE(result.ran);
+      ASSERT_OK(db->Put("after-merge", "works"));
+      model["after-merge"] = Val{"works", 0};
+      db.reset();
+      ASSERT_OK(DB::Open(root, o, &db));
+      EXPECT_TRUE(StateIs(db.get(), KeysOf(model), Project(model, 0)));
+      EXPECT_TRUE(DamagedFiles(root).empty());
+    }
+  }
+}
+
+// Writing a hint file fails (its rename, or its creation, on a full or broken
+// disk): hints are only an index, so writes go on and nothing is lost; the
+// data file is scanned at the next open instead.
+TEST(DBFaultTest, FailedHintWriteLosesNothing) {
+  for (FaultOp op : {FaultOp::kRename, FaultOp::kNewWritableFile}) {
+    for (int err : {ENOSPC, EIO}) {
+      SCOPED_TRACE(std::string("failing ") + FaultOpName(op) + " errno " + std::to_string(err));
+      TempDir dir;
+      const std::string root = dir.path() + "/db";
+      TestEnv env;
+      Options o = BaseOptions(&env);
+      o.max_data_file_size = 4096;
+      Fault f;
+      f.err = err;
+      f.sticky = true;
+      f.name_contains = ".hint";
+      env.InjectFault(op, f);
+      std::unique_ptr<DB> db;
+      ASSERT_OK(DB::Open(root, o, &db));
+      Model model = WriteKeys(db.get(), "k-", 60, 150);  // several rotations
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (env.FaultsTriggered(op) == 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      ASSERT_GE(env.FaultsTriggered(op), 1u) << "no hint file was attempted";
+      Model more = WriteKeys(db.get(), "after-", 5);
+      model.insert(more.begin(), more.end());
+      ASSERT_OK(db->Close());
+      db.reset();
+      env.ClearAllFaults();
+      for (uint32_t id : DataFileIds(root)) {
+        EXPECT_FALSE(fs::exists(HintPath(root, id))) << "a hint whose write failed is in place";
+      }
+      ASSERT_OK(DB::Open(root, o, &db));
+      EXPECT_TRUE(StateIs(db.get(), KeysOf(model), Project(model, 0)));
+    }
+  }
 }
 
 // Rotation fails (the new data file cannot be created, its directory entry
@@ -1294,6 +1419,63 @@ TEST(DBFaultTest, OpenFailsCleanlyWhenADataFileCannotBeOpened) {
   EXPECT_EQ(db, nullptr);
   ASSERT_OK(DB::Open(root, o, &db));
   EXPECT_TRUE(StateIs(db.get(), KeysOf(before), Project(before, 0)));
+}
+
+// Open meets ENOSPC or EIO: continuing the newest data file, opening a data
+// file to read, or writing a new store's meta file (create, fsync, rename).
+// Open fails with that errno and loses nothing; once the disk works again the
+// store opens whole and takes writes.
+TEST(DBFaultTest, FailedOpenReportsTheErrnoAndRecovers) {
+  struct Case {
+    FaultOp op;
+    const char* filter;
+    bool new_store;
+    std::vector<int> errs;
+  };
+  const Case cases[] = {
+      {FaultOp::kNewAppendableFile, ".data", false, {ENOSPC, EIO}},
+      {FaultOp::kNewRandomAccessFile, ".data", false, {EIO}},
+      {FaultOp::kNewWritableFile, "meta", true, {ENOSPC, EIO}},
+      {FaultOp::kSync, "meta", true, {ENOSPC, EIO}},
+      {FaultOp::kRename, "meta", true, {ENOSPC, EIO}},
+  };
+  for (const Case& c : cases) {
+    for (int err : c.errs) {
+      SCOPED_TRACE(std::string("failing ") + FaultOpName(c.op) + " errno " + std::to_string(err) +
+                   (c.new_store ? " (new store)" : ""));
+      TempDir dir;
+      const std::string root = dir.path() + "/db";
+      TestEnv env;
+      Options o = BaseOptions(&env);
+      std::unique_ptr<DB> db;
+      Model before;
+      if (!c.new_store) {
+        ASSERT_OK(DB::Open(root, o, &db));
+        before = WriteKeys(db.get(), "pre-", 10);
+        ASSERT_OK(db->Close());
+        db.reset();
+      }
+      Fault f;
+      f.err = err;
+      f.sticky = true;
+      f.name_contains = c.filter;
+      env.InjectFault(c.op, f);
+      Status s = DB::Open(root, o, &db);
+      ASSERT_FALSE(s.ok()) << "open succeeded although it could not do its I/O";
+      EXPECT_EQ(db, nullptr);
+      EXPECT_GE(env.FaultsTriggered(c.op), 1u);
+      EXPECT_TRUE(s.IsIOError()) << s.ToString();
+      EXPECT_EQ(s.errno_value(), err) << s.ToString();
+      env.ClearAllFaults();
+      ASSERT_OK(DB::Open(root, o, &db));
+      EXPECT_TRUE(StateIs(db.get(), KeysOf(before, {"new"}), Project(before, 0)));
+      ASSERT_OK(db->Put("new", "works"));
+      before["new"] = Val{"works", 0};
+      db.reset();
+      ASSERT_OK(DB::Open(root, o, &db));
+      EXPECT_TRUE(StateIs(db.get(), KeysOf(before), Project(before, 0)));
+    }
+  }
 }
 
 // A read error (EIO) is an I/O error, never data: Get reports it and returns

@@ -707,6 +707,68 @@ TEST_F(MaintenanceTest, RepairOfAHealthyStoreChangesNoData) {
   EXPECT_EQ(model_, ContentsOf(db_.get()));
 }
 
+// The meta file policy (engine/repair.cc, CheckMetaFile): a damaged or
+// missing bitgask.meta is written afresh when the data files are recognisably
+// ours, the damaged one kept aside; another format version, or data files with
+// no valid record, make Repair fail and change nothing.
+TEST_F(MaintenanceTest, RepairRewritesADamagedMetaFileOnlyForOurData) {
+  BuildMultiFileStore();
+  Close();
+  const std::string meta = data_dir_ + "/bitgask.meta";
+  const std::string good_meta = ReadWholeFile(meta);
+  for (const std::string& damaged : {std::string(), std::string("{\"format\": \"bitg"),
+                                    std::string(300, '\0')}) {
+    SCOPED_TRACE("meta of " + std::to_string(damaged.size()) + " bytes");
+    WriteWholeFile(meta, damaged);
+    ASSERT_FALSE(TryOpen().ok()) << "a damaged meta file was accepted";
+    RepairReport rr;
+    Status s = DB::Repair(root_, options_, &rr);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_FALSE(rr.notes.empty());
+    EXPECT_NE(std::string::npos, rr.notes[0].find("bitgask.meta was damaged"));
+    EXPECT_EQ(damaged, ReadWholeFile(meta + ".damaged-1")) << "the damaged meta was not kept";
+    Open();
+    EXPECT_EQ(model_, ContentsOf(db_.get()));
+    Close();
+    ValidateReport vr;
+    ASSERT_TRUE(DB::Validate(root_, &vr).ok());
+    EXPECT_TRUE(vr.ok());
+    fs::remove(meta + ".damaged-1");
+  }
+
+  // Missing: written again, with a note.
+  fs::remove(meta);
+  RepairReport rr;
+  ASSERT_TRUE(DB::Repair(root_, options_, &rr).ok());
+  EXPECT_EQ("wrote the missing bitgask.meta", rr.notes.at(0));
+  Open();
+  EXPECT_EQ(model_, ContentsOf(db_.get()));
+  Close();
+
+  // Another format version: refused, nothing changed.
+  std::string newer = good_meta;
+  const size_t at = newer.find("\"format_version\": ");
+  ASSERT_NE(std::string::npos, at);
+  newer.replace(at, std::string("\"format_version\": 1").size(), "\"format_version\": 99");
+  WriteWholeFile(meta, newer);
+  auto before = TreeState(data_dir_);
+  Status s = DB::Repair(root_, options_, &rr);
+  EXPECT_TRUE(s.IsNotSupported()) << s.ToString();
+  EXPECT_NE(std::string::npos, s.ToString().find("format version 99")) << s.ToString();
+  EXPECT_EQ("", DescribeTreeDiff(before, TreeState(data_dir_)));
+
+  // Damaged meta and no data file with a valid record: not ours, refused.
+  WriteWholeFile(meta, "garbage");
+  for (uint32_t id : FileIds(data_dir_, ".data")) {
+    WriteWholeFile(DataPath(id), std::string(100, static_cast<char>(0x5a)));
+  }
+  before = TreeState(data_dir_);
+  s = DB::Repair(root_, options_, &rr);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_NE(std::string::npos, s.ToString().find("no data file holds a valid")) << s.ToString();
+  EXPECT_EQ("", DescribeTreeDiff(before, TreeState(data_dir_)));
+}
+
 TEST_F(MaintenanceTest, RepairOfAnOpenStoreIsLocked) {
   BuildMultiFileStore();
   const auto before = TreeState(data_dir_);

@@ -9,12 +9,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bitgask/db.h"
+#include "fault_injection_env.h"
 #include "test_util.h"
 
 namespace bitgask {
@@ -139,6 +141,52 @@ TEST_F(ServerEmbedTest, RefusesAnUnprotectedPublicAddress) {
   so.requirepass = "pw";
   Server allowed(db_.get(), so);
   EXPECT_TRUE(allowed.Start().ok());
+}
+
+// sync_before_reply and a failing fsync: the client that wrote gets one
+// error naming the failure instead of the turn's replies (no +OK that could
+// be lost) and is disconnected; the write is not visible as acknowledged
+// data, and later writes are refused with an error, never acknowledged.
+TEST_F(ServerEmbedTest, FailedSyncBeforeReplyAnswersAnErrorAndAcknowledgesNothing) {
+  db_.reset();
+  test::TempDir dir("server_embed_sync");
+  test::FaultInjectionEnv env;
+  Options o;
+  o.env = &env;
+  o.sync_on_put = false;
+  o.sync_on_delete = false;
+  std::unique_ptr<DB> db;
+  ASSERT_TRUE(DB::Open(dir.path(), o, &db).ok());
+  ServerOptions so;
+  so.addr = "127.0.0.1:0";
+  so.sync_before_reply = true;
+  Server server(db.get(), so);
+  ASSERT_TRUE(server.Start().ok());
+  {
+    Client c(server.port());
+    EXPECT_EQ(c.Call("SET before 1\r\n"), "+OK\r\n");
+  }
+  test::Fault f;
+  f.err = ENOSPC;
+  f.sticky = true;
+  f.name_contains = ".data";
+  env.InjectFault(test::FaultOp::kSync, f);
+  {
+    Client c(server.port());
+    const std::string reply = c.Call("SET a 1\r\nGET a\r\nSET b 2\r\n", 3);
+    EXPECT_EQ(reply.rfind("-ERR write not acknowledged: syncing the store failed (", 0), 0u)
+        << reply;
+    EXPECT_NE(reply.find("No space left on device"), std::string::npos) << reply;
+    EXPECT_EQ(std::count(reply.begin(), reply.end(), '\n'), 1) << "more than one reply: " << reply;
+  }
+  {
+    Client c(server.port());
+    const std::string reply = c.Call("SET c 3\r\n");
+    EXPECT_EQ(reply.rfind("-ERR ", 0), 0u) << "a write after the failed sync: " << reply;
+    EXPECT_EQ(c.Call("GET before\r\n", 2), "$1\r\n1\r\n");
+  }
+  server.Stop();
+  server.Wait();
 }
 
 }  // namespace

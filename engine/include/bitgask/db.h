@@ -274,7 +274,8 @@ class DB {
 
   // Syncs, stops background work and releases the lock. Waits for calls in
   // progress (so, like Reopen, not from inside a callback of this DB); later
-  // calls return Status::Closed. Calling it twice is harmless.
+  // calls return Status::Closed. Calling it twice is harmless. Fails when the
+  // final sync fails or an earlier I/O error stopped the writes.
   virtual Status Close() = 0;
 };
 
