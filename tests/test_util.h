@@ -133,6 +133,17 @@ inline uint32_t Fixed32(const std::string& s, size_t at) {
          static_cast<uint32_t>(static_cast<unsigned char>(s[at + 3])) << 24;
 }
 
+// How many times slower this build's sanitizers make the code: time bounds
+// in tests scale by it (ThreadSanitizer slows merges 5 to 10 times).
+constexpr int kSanitizerSlowdown =
+#if defined(__SANITIZE_THREAD__)
+    10;
+#elif defined(__SANITIZE_ADDRESS__)
+    3;
+#else
+    1;
+#endif
+
 // A record as found by walking a data file's 32-byte headers (docs/Format.md).
 struct RawRecord {
   uint64_t offset, size;
