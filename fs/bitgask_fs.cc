@@ -437,14 +437,7 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
     } else if (path.empty()) {
       s = Status::OK();  // the root's mode is fixed
     } else {
-      RecordMeta dm;
-      if (db_->Meta(DirMarker(path), &dm).ok()) {
-        s = db_->SetMeta(DirMarker(path), S_IFDIR | perm, -1);
-      } else {
-        WriteOptions wo;
-        wo.mode = S_IFDIR | perm;
-        s = db_->Put(wo, DirMarker(path), "");
-      }
+      s = SetDirMeta(path, S_IFDIR | perm, -1, std::nullopt);
     }
     if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
   }
@@ -460,15 +453,7 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
       }
       s = db_->SetMeta(path, -1, ts);
     } else if (!path.empty()) {
-      RecordMeta dm;
-      if (db_->Meta(DirMarker(path), &dm).ok()) {
-        s = db_->SetMeta(DirMarker(path), -1, ts);
-      } else {
-        WriteOptions wo;
-        wo.mode = S_IFDIR | 0755;
-        wo.timestamp_unix_ns = ts;
-        s = db_->Put(wo, DirMarker(path), "");
-      }
+      s = SetDirMeta(path, -1, ts, std::nullopt);
     }
     if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
   }
@@ -519,17 +504,21 @@ int BitgaskFs::Chown(const std::string& path, Kind kind, fuse_ino_t ino,
   } else if (path.empty()) {
     return 0;  // the root has no key: it shows the mount's uid=/gid=
   } else {
-    RecordMeta dm;
-    if (db_->Meta(DirMarker(path), &dm).ok()) {
-      s = db_->SetMeta(DirMarker(path), -1, -1, owner);
-    } else {
-      WriteOptions wo;
-      wo.mode = S_IFDIR | 0755;
-      wo.owner = owner;
-      s = db_->Put(wo, DirMarker(path), "");
-    }
+    s = SetDirMeta(path, -1, -1, owner);
   }
   return s.ok() ? 0 : s.errno_value();
+}
+
+Status BitgaskFs::SetDirMeta(const std::string& path, int32_t mode, int64_t ts,
+                             const std::optional<Owner>& owner) {
+  const std::string marker = DirMarker(path);
+  RecordMeta dm;
+  if (db_->Meta(marker, &dm).ok()) return db_->SetMeta(marker, mode, ts, owner);
+  WriteOptions wo;
+  wo.mode = mode >= 0 ? static_cast<uint16_t>(mode) : S_IFDIR | 0755;
+  if (ts >= 0) wo.timestamp_unix_ns = ts;
+  wo.owner = owner;
+  return db_->Put(wo, marker, "");
 }
 
 int BitgaskFs::ChildPath(fuse_ino_t parent, const char* name, int bad_name, std::string* path) {

@@ -145,6 +145,10 @@ class BitgaskFs {
   void Touched(fuse_ino_t ino);
   // dir's entries changed: its mtime and ctime are now.
   void DirChanged(const std::string& dir);
+  // Changes directory path's mode, mtime and/or owner (-1 / none: keep) on
+  // its marker, made (0755, now) when the directory has none.
+  Status SetDirMeta(const std::string& path, int32_t mode, int64_t ts,
+                    const std::optional<Owner>& owner);
   // chown: stores the new owner of path (a file key, or the directory's
   // marker, made when missing); the root's is the mount's and stays.
   // REQUIRES: ns_mu_ held.
