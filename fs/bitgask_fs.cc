@@ -832,6 +832,13 @@ void BitgaskFs::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (last) err = CommitLocked(ino, fh->of.get());
     l.unlock();
     DropHandle(ino, fh);
+    // The buffer could not be stored and is gone: the kernel must forget the
+    // pages and size of that write, or reads would show it until the inode
+    // is evicted. (With the writeback cache the kernel keeps its own size of
+    // a cached inode; only a fresh inode takes the stored one.)
+    std::string path;
+    if (err != 0 && inodes_.Path(ino, &path))
+      notify_.Push([this, path] { ForgetPath(session_.load(), path); });
   }
   fuse_reply_err(req, err);
 }

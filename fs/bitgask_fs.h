@@ -15,7 +15,10 @@
 //     contents into the OpenFile, which is then orphaned: its handles read
 //     the old contents until closed, and nothing is stored from them.
 //   * The kernel's page cache is kept across opens (keep_cache): the store
-//     changes only through this process.
+//     changes only through this process. When the last release cannot store
+//     a changed buffer (ENOSPC, EIO), the buffer is dropped and the kernel
+//     told to forget the path (ForgetPath, off the request thread), so reads
+//     show what is stored, not the write that failed.
 //   * Renames of files and directories are one atomic DB::Write (WriteBatch).
 //   * Removing the last entry of a directory first materializes the
 //     directory's marker in the same batch, so the directory stays.
@@ -32,7 +35,7 @@
 //   then engine calls (the engine has its own locks and never calls back).
 //   The InodeTable mutex and ControlFiles' mutex are leaves taken and
 //   released inside their calls; neither is held across an engine call.
-//   InvalidateKey takes none of these locks (see there).
+//   InvalidateKey and ForgetPath take none of these locks (see there).
 // The engine knows nothing of FUSE; this class is the only bridge.
 #ifndef BITGASK_FS_BITGASK_FS_H_
 #define BITGASK_FS_BITGASK_FS_H_
@@ -55,6 +58,7 @@
 #include "file_buffer.h"
 #include "fs_options.h"
 #include "inode_table.h"
+#include "notify_queue.h"
 #include "key_view.h"
 
 namespace bitgask {
@@ -68,9 +72,9 @@ class BitgaskFs {
   // db must outlive this object; store_path is used for statfs.
   BitgaskFs(DB* db, std::string store_path, const FsOptions& options = FsOptions());
 
-  // The session to notify (InvalidateKey); set once it exists, and to null
-  // before it is destroyed.
-  void SetSession(fuse_session* se) { session_.store(se); }
+  // The session to notify (InvalidateKey, and files whose changes could not
+  // be stored); set once it exists, and to null before it is destroyed.
+  void SetSession(fuse_session* se);
   // Tells the kernel to forget what it cached of key's path (entry,
   // attributes, page cache), and of ancestors that no longer exist, because
   // another door changed key.  Call it from outside the FUSE request handlers
@@ -195,6 +199,10 @@ class BitgaskFs {
   // no links. False when ino is neither.
   bool DetachedStat(fuse_ino_t ino, struct stat* st);
   std::shared_ptr<OpenFile> FindOpen(fuse_ino_t ino);
+  // Tells the kernel to forget path's entry and the inode's attributes and
+  // pages (the next lookup makes a fresh inode, sized as stored). Not from
+  // a request handler (see NotifyQueue); no lock of this class held.
+  void ForgetPath(fuse_session* se, const std::string& path);
   // Registers one more handle of ino; DropHandle drops it (and deletes fh).
   std::shared_ptr<OpenFile> Attach(fuse_ino_t ino, uint16_t mode,
                                    const std::optional<Owner>& owner);
@@ -205,6 +213,7 @@ class BitgaskFs {
   const FsOptions options_;
   const int64_t mount_time_ns_;
   std::atomic<fuse_session*> session_{nullptr};
+  NotifyQueue notify_;  // kernel notifications asked for by request handlers
   KeyView view_;
   ControlFiles ctl_;
   InodeTable inodes_;

@@ -21,10 +21,10 @@ write_ok() {
   ACKED="$ACKED$1 $2 $3
 "
 }
-# write_fails NAME SIZE SEED ERRNO: writing $MNT/NAME fails with ERRNO; the
-# call that failed is left in FAILED_CALL.
+# write_fails NAME SIZE SEED ERRNO [overwrite]: writing $MNT/NAME fails with
+# ERRNO; the call that failed is left in FAILED_CALL.
 write_fails() {
-  out=$("$IO_TOOL" write "$MNT/$1" "$2" "$3") && fail "writing $1 succeeded, expected $4"
+  out=$("$IO_TOOL" "${5:-write}" "$MNT/$1" "$2" "$3") && fail "writing $1 succeeded, expected $4"
   case $out in
     *" $4") FAILED_CALL=${out% *} ;;
     *) fail "writing $1: $out, expected $4" ;;
@@ -43,6 +43,23 @@ absent_or_whole() {
   [ -e "$MNT/$1" ] || return 0
   [ -s "$MNT/$1" ] || return 0
   out=$("$IO_TOOL" check "$MNT/$1" "$2" "$3") || fail "$1, whose write failed, is damaged: $out"
+}
+# shows_stored NAME [SIZE SEED]: within 5 s of a write that failed, the
+# mount shows what the store holds, not the unsaved write still in the
+# kernel's page cache: NAME whole as acknowledged (SIZE SEED), or (without
+# them) absent or empty, as its create left it.
+shows_stored() {
+  local i
+  for i in $(seq 50); do
+    if [ $# -eq 3 ]; then
+      "$IO_TOOL" check "$MNT/$1" "$2" "$3" >/dev/null && return 0
+    elif [ ! -e "$MNT/$1" ] ||
+      { [ "$(stat -c %s "$MNT/$1")" = 0 ] && [ "$(wc -c <"$MNT/$1")" = 0 ]; }; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "$1 still shows a write that was never stored: $(stat -c %s "$MNT/$1") bytes"
 }
 # remount [ARGS]: unmounts (the mount process must exit 0) and mounts again.
 remount() {
@@ -79,8 +96,10 @@ echo "a write through the mount on a full disk: $FAILED_CALL failed with ENOSPC"
 [ "$FAILED_CALL" = close ] || [ "$FAILED_CALL" = fsync ] || [ "$FAILED_CALL" = write ] ||
   fail "unexpected call failed: $FAILED_CALL"
 acked_intact "ENOSPC"
-# (big itself is checked after the remount: until then the kernel's page
-# cache may still show pages of the write that was never stored.)
+shows_stored big
+# Rewriting an acknowledged file fails the same way and leaves it as it was.
+write_fails kept2 300000 99 ENOSPC overwrite
+shows_stored kept2 100000 2
 # The store now refuses writes until reopened, with the same errno.
 write_fails small 10 7 ENOSPC
 expect_fail "mv on a refusing store" "$(errno_text ENOSPC)" mv "$MNT/kept1" "$MNT/moved1"
@@ -136,7 +155,10 @@ eio_case() {
 eio_write_file() {
   write_fails failed 200000 14 EIO
   echo "a write through the mount on a failing disk: $FAILED_CALL failed with EIO"
+  shows_stored failed
   write_fails later 10 15 EIO
+  write_fails one 90000 18 EIO overwrite
+  shows_stored one 70000 11
 }
 eio_rename() {
   expect_fail "mv on a failing disk" "$(errno_text EIO)" mv "$MNT/one" "$MNT/one-moved"

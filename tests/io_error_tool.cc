@@ -4,6 +4,9 @@
 //   io_error_tool write PATH SIZE SEED   open(O_WRONLY|O_CREAT|O_TRUNC), write
 //                                        SIZE bytes of Gen(SEED) in 64 KiB
 //                                        pieces, fsync, close
+//   io_error_tool overwrite PATH SIZE SEED the same over an existing file,
+//                                        opened O_WRONLY only (no create,
+//                                        no truncate)
 //   io_error_tool check PATH SIZE SEED   PATH holds exactly Gen(SEED, SIZE)
 //
 // Prints "ok" and exits 0, or prints "CALL ERRNO-NAME" for the first call
@@ -36,8 +39,8 @@ int Failed(const char* call, int err) {
   return 1;
 }
 
-int Write(const char* path, uint64_t size, uint64_t seed) {
-  int fd = ::open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+int Write(const char* path, int flags, uint64_t size, uint64_t seed) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC | flags, 0644);
   if (fd < 0) return Failed("open", errno);
   std::string buf;
   for (uint64_t off = 0; off < size;) {
@@ -100,12 +103,13 @@ int Check(const char* path, uint64_t size, uint64_t seed) {
 
 int main(int argc, char** argv) {
   if (argc != 5) {
-    std::fprintf(stderr, "usage: io_error_tool write|check PATH SIZE SEED\n");
+    std::fprintf(stderr, "usage: io_error_tool write|overwrite|check PATH SIZE SEED\n");
     return 2;
   }
   const uint64_t size = std::strtoull(argv[3], nullptr, 10);
   const uint64_t seed = std::strtoull(argv[4], nullptr, 10);
-  if (std::strcmp(argv[1], "write") == 0) return Write(argv[2], size, seed);
+  if (std::strcmp(argv[1], "write") == 0) return Write(argv[2], O_CREAT | O_TRUNC, size, seed);
+  if (std::strcmp(argv[1], "overwrite") == 0) return Write(argv[2], 0, size, seed);
   if (std::strcmp(argv[1], "check") == 0) return Check(argv[2], size, seed);
   std::fprintf(stderr, "io_error_tool: unknown command %s\n", argv[1]);
   return 2;
