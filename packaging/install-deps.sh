@@ -16,9 +16,9 @@ PACKAGES=(
   g++ make autoconf automake libtool pkg-config
   # FUSE: headers/library, and fusermount3 to mount and unmount
   libfuse3-dev fuse3
-  # engine libraries (snappy compression, spdlog+fmt logging, CLI11, zlib crc32,
-  # xxhash for the content digest)
-  libsnappy-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev libxxhash-dev
+  # engine libraries (snappy compression, spdlog+fmt logging, CLI11, ISA-L
+  # crc32 and zlib crc32_combine, xxhash for the content digest)
+  libsnappy-dev libspdlog-dev libfmt-dev libcli11-dev zlib1g-dev libisal-dev libxxhash-dev
   # the command line's JSON output (header-only)
   nlohmann-json3-dev
   # unit tests

@@ -69,8 +69,8 @@ count_blocks() {   # count_blocks LANG FILE [no-test]
     END { print n + 0 }' "$2"
 }
 
-ENGINE_LIBS="$BUILD/engine/libbitgask.a $(pkg-config --libs snappy spdlog zlib libxxhash) -pthread"
-ENGINE_CFLAGS="-std=c++17 -I$SRC/engine/include $(pkg-config --cflags snappy spdlog zlib libxxhash) -pthread"
+ENGINE_LIBS="$BUILD/engine/libbitgask.a $(pkg-config --libs snappy spdlog zlib libisal libxxhash) -pthread"
+ENGINE_CFLAGS="-std=c++17 -I$SRC/engine/include $(pkg-config --cflags snappy spdlog zlib libisal libxxhash) -pthread"
 
 total_sh=0 total_cpp=0 total_skipped=0 n=0
 for doc in "$SRC/README.md" "$SRC"/docs/*.md; do
