@@ -5,7 +5,8 @@
 // queued writers behind it as one group, appends the group with one write,
 // fsyncs once if any of them asked for it (a sync writer never rides in a
 // group that will not sync), applies the group to the keydir in log order and
-// wakes the others (group commit). After a failed write or fsync every later
+// wakes the others (group commit). A leader of a synced group first waits,
+// briefly, for as many writers as the last synced group had (see Commit). After a failed write or fsync every later
 // write fails until the store is reopened.
 //
 // Read path: keydir lookup under the shared lock, then one pread of the record
@@ -264,6 +265,14 @@ class DBImpl final : public DB {
   std::mutex queue_mu_;
   std::deque<Writer*> writers_;  // GUARDED_BY(queue_mu_)
   Status bg_error_;              // GUARDED_BY(queue_mu_): sticky write failure
+  // Group commit sizing (Commit): the most writers queued at once since the
+  // last synced group began, how many that was for the last synced group,
+  // how long that group's write and fsync took, and whether a leader is
+  // waiting for writers to join.  All GUARDED_BY(queue_mu_).
+  size_t queue_peak_ = 0;
+  size_t sync_concurrency_ = 1;
+  int64_t last_sync_group_ns_ = 0;
+  bool gathering_ = false;
   std::atomic<bool> closed_{false};
   std::atomic<int> calls_{0};  // public calls in progress (CallGuard)
 
