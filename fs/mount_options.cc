@@ -84,12 +84,19 @@ bool ParseMountOptions(const std::string& list, MountOptions* out, std::string* 
       out->nonempty = true;
       continue;
     }
-    if (has_value && (name == "resp" || name == "resp_requirepass")) {
+    if (has_value &&
+        (name == "resp" || name == "resp_requirepass" || name == "resp_requirepass_file")) {
       if (value.empty()) {
         *error = "bad value for " + name + ": empty";
         return false;
       }
-      (name == "resp" ? out->resp_addr : out->resp_requirepass) = value;
+      (name == "resp"               ? out->resp_addr
+       : name == "resp_requirepass" ? out->resp_requirepass
+                                    : out->resp_requirepass_file) = value;
+      if (!out->resp_requirepass.empty() && !out->resp_requirepass_file.empty()) {
+        *error = "resp_requirepass and resp_requirepass_file exclude each other";
+        return false;
+      }
       continue;
     }
     std::string bad;

@@ -3,8 +3,9 @@
 // Contract: every option is either an engine option by its name, with the
 // syntax of SetOptionFromString (bitgask/options.h), a presentation option
 // (uid=N|NAME, gid=N|NAME, umask=OCTAL: FsOptions), nonempty (allow a
-// mountpoint that is not empty), resp=ADDR and resp_requirepass=PASSWORD
-// (serve the Redis protocol from the mount's process), a FUSE option passed through to
+// mountpoint that is not empty), resp=ADDR and resp_requirepass=PASSWORD or
+// resp_requirepass_file=FILE (serve the Redis protocol from the mount's
+// process; the file is read by the caller), a FUSE option passed through to
 // fuse_session_new (allow_other, default_permissions, ro, debug), or a
 // generic mount or fstab word that is ignored (_netdev, nofail, auto, noauto,
 // user, users, defaults, rw, atime words, suid/dev/exec and their no- forms,
@@ -28,6 +29,7 @@ struct MountOptions {
   bool nonempty = false;           // mount over a non-empty directory
   std::string resp_addr;           // serve RESP here too ("" : no)
   std::string resp_requirepass;    // AUTH password for it
+  std::string resp_requirepass_file;  // or the file holding it (ReadPasswordFile)
   std::vector<std::string> fuse;   // options for fuse_session_new's "-o"
   bool debug = false;              // FUSE debug output (-d)
 };

@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "../server/password_file.h"
 #include "../server/server.h"
 #include "bitgask/db.h"
 #include "bitgask/options.h"
@@ -86,8 +87,13 @@ int main(int argc, char** argv) {
   app.add_option("--dir", dir, "the store's directory (created if missing)")->required();
   app.add_option("--addr", so.addr, "HOST:PORT or [IPV6]:PORT to listen on; port 0 picks one")
       ->capture_default_str();
-  app.add_option("--requirepass", so.requirepass,
-                 "password clients must give with AUTH; required off loopback");
+  std::string pass_file;
+  auto* pass_opt = app.add_option("--requirepass", so.requirepass,
+                                  "password clients must give with AUTH; required off loopback");
+  app.add_option("--requirepass-file", pass_file,
+                 "read that password from this file (not world-readable) instead, so that "
+                 "ps does not show it")
+      ->excludes(pass_opt);
   app.add_option("--maxclients", so.maxclients, "most connections at once")
       ->capture_default_str();
   app.add_option("--timeout", so.timeout_seconds, "close clients idle this many seconds; 0 never")
@@ -129,6 +135,13 @@ int main(int argc, char** argv) {
   if (so.maxclients == 0 || so.limits.max_args == 0) {
     std::fprintf(stderr, "%s: --maxclients and --max-args must be positive\n", kProg);
     return 1;
+  }
+  if (!pass_file.empty()) {
+    bitgask::Status s = bitgask::server::ReadPasswordFile(pass_file, &so.requirepass);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s: --requirepass-file: %s\n", kProg, s.message().c_str());
+      return 1;
+    }
   }
   // Refuse a bad or unprotected address before touching the store.
   bitgask::Status s = bitgask::server::CheckListenAddress(so.addr, so.requirepass);

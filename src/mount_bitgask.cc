@@ -34,6 +34,7 @@
 #include "../fs/bitgask_fs.h"
 #include "../fs/fs_log.h"
 #include "../fs/mount_options.h"
+#include "../server/password_file.h"
 #include "../server/server.h"
 #include "bitgask/db.h"
 
@@ -278,6 +279,14 @@ int main(int argc, char** argv) {
   if (!why.empty()) {
     std::fprintf(stderr, "%s: %s\n", kProg, why.c_str());
     return 1;
+  }
+  if (!mo.resp_requirepass_file.empty()) {  // read here: the daemon works from /
+    bitgask::Status s =
+        bitgask::server::ReadPasswordFile(mo.resp_requirepass_file, &mo.resp_requirepass);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s: resp_requirepass_file: %s\n", kProg, s.message().c_str());
+      return 1;
+    }
   }
   if (fake) return 0;
 

@@ -6,13 +6,26 @@ set -u
 . "${abs_top_srcdir:?abs_top_srcdir is not set}/tests/fs_lib.sh"
 command -v redis-cli >/dev/null 2>&1 || fail "redis-cli is missing (package redis-tools)"
 
-cli() { redis-cli -h 127.0.0.1 -p "$PORT" "$@"; }
+# The password comes from a file (resp_requirepass_file), so that neither
+# ps nor /proc/mounts shows it.
+PASS=pw-$$-fs-resp
+printf '%s\n' "$PASS" >"$TMP/pass"
+chmod 604 "$TMP/pass"
+"$BIN" "$STORE" "$MNT" -o "resp=127.0.0.1:1,resp_requirepass_file=$TMP/pass" 2>"$TMP/err" &&
+  fail "mounted with a password file every user may read"
+grep -q "resp_requirepass_file: password file .*every user may read it" "$TMP/err" ||
+  fail "no reason given for the readable password file: $(cat "$TMP/err")"
+chmod 600 "$TMP/pass"
+"$BIN" "$STORE" "$MNT" -o "resp=127.0.0.1:1,resp_requirepass=x,resp_requirepass_file=$TMP/pass" \
+  2>"$TMP/err" && fail "mounted with two passwords"
+grep -q "exclude each other" "$TMP/err" || fail "two passwords: $(cat "$TMP/err")"
+cli() { redis-cli -h 127.0.0.1 -p "$PORT" --no-auth-warning -a "$PASS" "$@"; }
 
 # A free loopback port: try a few random ones.
 mounted=no
 for _ in 1 2 3 4 5; do
   PORT=$(random_port)
-  if "$BIN" "$STORE" "$MNT" -o "resp=127.0.0.1:$PORT" 2>"$TMP/err"; then
+  if "$BIN" "$STORE" "$MNT" -o "resp=127.0.0.1:$PORT,resp_requirepass_file=$TMP/pass" 2>"$TMP/err"; then
     wait_mounted
     mounted=yes
     break
@@ -21,6 +34,10 @@ for _ in 1 2 3 4 5; do
 done
 [ $mounted = yes ] || fail "no free port found: $(cat "$TMP/err")"
 expect_eq "PING" "$(cli PING)" "PONG"
+expect_eq "PING without AUTH" "$(redis-cli -h 127.0.0.1 -p "$PORT" PING)" \
+  "NOAUTH Authentication required."
+grep -q "$PASS" /proc/mounts && fail "/proc/mounts shows the password"
+ps -eo args | grep -v grep | grep -q "$PASS" && fail "ps shows the password"
 
 check "a file written in the mount is a key at once"
 echo hello > "$MNT/greeting" || fail "write greeting"

@@ -15,8 +15,28 @@ out=$("$BITGASKD" --dir "$SCRATCH/bad" --addr nonsense 2>&1)
 out=$("$BITGASKD" --dir "$SCRATCH/bad" --sync-on-put=maybe 2>&1)
 [ $? -eq 1 ] && grep -q "sync-on-put" <<<"$out" || fail "bad engine option: $out"
 
-# AUTH.
-start_server auth --requirepass s3cret --maxclients 3 --timeout 2 --client-query-buffer-limit 2K
+# --requirepass-file: refused when every user may read it, empty, or given
+# with --requirepass; the password then is not on the command line.
+printf 's3cret\n' >"$SCRATCH/pass"
+chmod 644 "$SCRATCH/pass"
+out=$("$BITGASKD" --dir "$SCRATCH/bad" --requirepass-file "$SCRATCH/pass" 2>&1)
+[ $? -eq 1 ] && grep -q "every user may read it (chmod o-r it)" <<<"$out" ||
+  fail "world-readable password file: $out"
+chmod 600 "$SCRATCH/pass"
+: >"$SCRATCH/empty-pass"
+chmod 600 "$SCRATCH/empty-pass"
+out=$("$BITGASKD" --dir "$SCRATCH/bad" --requirepass-file "$SCRATCH/empty-pass" 2>&1)
+[ $? -eq 1 ] && grep -q "the password is empty" <<<"$out" || fail "empty password file: $out"
+out=$("$BITGASKD" --dir "$SCRATCH/bad" --requirepass-file "$SCRATCH/none" 2>&1)
+[ $? -eq 1 ] && grep -q "No such file or directory" <<<"$out" || fail "missing password file: $out"
+out=$("$BITGASKD" --dir "$SCRATCH/bad" --requirepass x --requirepass-file "$SCRATCH/pass" 2>&1)
+[ $? -ne 0 ] && grep -q "excludes" <<<"$out" || fail "both password flags: $out"
+[ ! -e "$SCRATCH/bad" ] || fail "a refused start created the store"
+
+# AUTH (the password from the file).
+start_server auth --requirepass-file "$SCRATCH/pass" --maxclients 3 --timeout 2 \
+  --client-query-buffer-limit 2K
+ps -o args= -p "$PID" | grep -q s3cret && fail "ps shows the password"
 expect "NOAUTH Authentication required." get k
 expect "NOAUTH Authentication required." set k v
 expect "WRONGPASS invalid username-password pair or user is disabled." auth wrong
