@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -21,7 +22,14 @@ namespace bitgask {
 namespace fs {
 namespace {
 
-constexpr double kTimeout = 1.0;  // entry/attr cache; changes through other doors: InvalidateKey
+// How long the kernel may cache an entry and its attributes (see the
+// header's contract "Cache timeouts"): long, because the store changes only
+// through this process and every door that changes a key invalidates it;
+// short for what can change without anyone telling the kernel.
+constexpr double kCacheTimeout = 3600.0;
+// A directory that exists only through its children (no marker, or one that
+// expires) can vanish when they expire, and detached inodes.
+constexpr double kShortTimeout = 1.0;
 // The engine's limit for one value, less its block checksums (docs/Architecture.md).
 constexpr uint64_t kMaxFileSize = 0xFFFFFFFFull - (256u << 10) - 65536;
 // Bytes per engine read when a large value is copied into a buffer.
@@ -92,6 +100,13 @@ BitgaskFs::Kind BitgaskFs::Classify(const std::string& path, RecordMeta* meta) {
   return db_->Meta(path, meta).ok() ? Kind::kFile : Kind::kNone;
 }
 
+double BitgaskFs::CacheTimeout() const {
+  // With a default_ttl every value stored gets an expiry at least that far
+  // away, also one whose key had none when the kernel cached it.
+  const double ttl = std::chrono::duration<double>(options_.default_ttl).count();
+  return ttl > 0 ? std::min(kCacheTimeout, ttl) : kCacheTimeout;
+}
+
 mode_t BitgaskFs::FileMode(uint16_t stored) const {
   if ((stored & S_IFMT) == S_IFLNK) return S_IFLNK | 0777;
   const mode_t perm = stored != 0 ? (stored & 07777) : 0644;
@@ -111,7 +126,7 @@ int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, 
   std::memset(st, 0, sizeof(*st));
   st->st_ino = ino;
   st->st_blksize = 4096;
-  if (timeout != nullptr) *timeout = kTimeout;
+  if (timeout != nullptr) *timeout = CacheTimeout();
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return ENOENT;
@@ -123,7 +138,7 @@ int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, 
     if (timeout != nullptr && m.expires_unix_ns != 0) {
       // Cached no longer than the key lives, so it vanishes when it expires.
       const double left = static_cast<double>(m.expires_unix_ns - NowNs()) / 1e9;
-      *timeout = left <= 0 ? 0 : std::min(kTimeout, left);
+      *timeout = left <= 0 ? 0 : std::min(*timeout, left);
     }
     st->st_size = m.value_size;
     if (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode) || S_ISCHR(st->st_mode) ||
@@ -149,6 +164,9 @@ int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, 
       if ((dm.mode & S_IFMT) == S_IFDIR) st->st_mode = dm.mode;
       ts = dm.timestamp_unix_ns;
       owner = dm.owner;
+      if (dm.expires_unix_ns != 0 && timeout != nullptr) *timeout = kShortTimeout;
+    } else if (!path.empty() && timeout != nullptr) {
+      *timeout = kShortTimeout;  // exists through its children only
     }
     SetOwner(owner, st);
     st->st_mode &= ~options_.umask;
@@ -367,7 +385,7 @@ void BitgaskFs::Getattr(fuse_req_t req, fuse_ino_t ino) {
   struct stat st;
   if (!inodes_.Path(ino, &path)) {
     if (!DetachedStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
-    return (void)fuse_reply_attr(req, &st, kTimeout);
+    return (void)fuse_reply_attr(req, &st, kShortTimeout);
   }
   double timeout;
   int err = StatPath(path, ino, &st, &timeout);
@@ -395,7 +413,7 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
     }
     struct stat st;
     if (!DetachedStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
-    return (void)fuse_reply_attr(req, &st, kTimeout);
+    return (void)fuse_reply_attr(req, &st, kShortTimeout);
   }
   RecordMeta m;
   Kind kind = Classify(path, &m);
@@ -723,9 +741,7 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   }
   e.ino = ino;
   e.generation = 1;
-  e.attr_timeout = kTimeout;
-  e.entry_timeout = kTimeout;
-  if (timeout < kTimeout) e.attr_timeout = e.entry_timeout = timeout;  // default_ttl
+  e.attr_timeout = e.entry_timeout = timeout;
   auto fh = std::make_unique<FileHandle>();
   fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
   fh->of = Attach(ino, stored_mode, owner);

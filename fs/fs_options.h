@@ -9,6 +9,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <chrono>
+
 namespace bitgask {
 namespace fs {
 
@@ -16,6 +18,8 @@ struct FsOptions {
   uid_t uid = getuid();
   gid_t gid = getgid();
   mode_t umask = 0;
+  // The store's default_ttl (engine option): caps the kernel's cache timeouts.
+  std::chrono::nanoseconds default_ttl{0};
 };
 
 }  // namespace fs

@@ -117,6 +117,7 @@ bool ParseMountOptions(const std::string& list, MountOptions* out, std::string* 
     *error = "unknown option " + opt;
     return false;
   }
+  out->fs.default_ttl = out->engine.default_ttl;
   return true;
 }
 
