@@ -27,8 +27,8 @@ namespace {
 // through this process and every door that changes a key invalidates it;
 // short for what can change without anyone telling the kernel.
 constexpr double kCacheTimeout = 3600.0;
-// A directory that exists only through its children (no marker, or one that
-// expires) can vanish when they expire, and detached inodes.
+// For a directory that exists only through its children (no marker, or one
+// that expires: it vanishes when they expire), and for detached inodes.
 constexpr double kShortTimeout = 1.0;
 // The engine's limit for one value, less its block checksums (docs/Architecture.md).
 constexpr uint64_t kMaxFileSize = 0xFFFFFFFFull - (256u << 10) - 65536;
@@ -71,6 +71,9 @@ struct BitgaskFs::OpenFile {
   bool dirty = false;
   // Unlinked or replaced while open: buf holds the contents, never stored.
   bool orphaned = false;
+  // Created by this process and stored without a sync (Create): the next
+  // commit syncs the store (with sync_on_put) even if nothing changed.
+  bool unsynced = false;
   // The mtime of changed contents: the last write or truncate, or a later
   // utimensat; stored with them.
   int64_t mtime_ns = 0;
@@ -312,15 +315,21 @@ int BitgaskFs::StoreBuffer(const std::string& path, uint16_t mode,
 }
 
 int BitgaskFs::CommitLocked(fuse_ino_t ino, OpenFile* of) {
-  if (!of->dirty) return 0;
+  if (!of->dirty && !of->unsynced) return 0;
   std::string path;
   if (of->orphaned || !inodes_.Path(ino, &path)) {  // unlinked or replaced while open
-    of->dirty = false;
+    of->dirty = of->unsynced = false;
+    return 0;
+  }
+  if (!of->dirty) {  // only the create's record: sync it as a Put would have
+    Status s = options_.sync_on_put ? db_->Sync() : Status::OK();
+    if (!s.ok()) return s.errno_value();
+    of->unsynced = false;
     return 0;
   }
   int err =
       StoreBuffer(path, of->mode, of->owner, of->mtime_ns ? of->mtime_ns : NowNs(), of->buf);
-  if (err == 0) of->dirty = false;
+  if (err == 0) of->dirty = of->unsynced = false;  // the store synced it with the rest
   return err;
 }
 
@@ -465,11 +474,18 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
       ts = static_cast<int64_t>(attr->st_mtim.tv_sec) * 1000000000 + attr->st_mtim.tv_nsec;
     Status s;
     if (kind == Kind::kFile) {
-      if (auto of = FindOpen(ino)) {  // changed contents stored later keep this time
+      // Changed contents stored later keep this time: no record of its own
+      // then. Nor when it is the stored time already (the kernel's writeback
+      // cache sends its cached mtime with every ctime change, e.g. after a
+      // rename).
+      bool stored_later = false;
+      if (auto of = FindOpen(ino)) {
         std::lock_guard<std::mutex> l(of->mu);
         of->mtime_ns = ts;
+        stored_later = of->dirty;
       }
-      s = db_->SetMeta(path, -1, ts);
+      const bool unchanged = ts == m.timestamp_unix_ns && !(to_set & FUSE_SET_ATTR_SIZE);
+      if (!stored_later && !unchanged) s = db_->SetMeta(path, -1, ts);
     } else if (!path.empty()) {
       s = SetDirMeta(path, -1, ts, std::nullopt);
     }
@@ -711,6 +727,10 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   std::string path;
   uint16_t stored_mode;  // as kept with the key (the umask only changes what stat shows)
   std::optional<Owner> owner;
+  const bool writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+  // A new file opened for writing is synced by its close (flush stores it,
+  // with the store's sync options), not here: one sync per file created.
+  bool sync_at_close = false;
   {
     std::lock_guard<std::mutex> ns(ns_mu_);
     if (int err = NewChildPath(parent, name, &path)) return (void)fuse_reply_err(req, err);
@@ -721,10 +741,12 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
     stored_mode = kind == Kind::kNone ? S_IFREG | (mode & 07777) : m.mode;
     bool sgid_parent;
     owner = kind == Kind::kNone ? NewOwner(req, path, &sgid_parent) : m.owner;
+    sync_at_close = writable && kind == Kind::kNone;
     if (kind == Kind::kNone || (fi->flags & O_TRUNC)) {
       WriteOptions wo;
       wo.mode = stored_mode;
       wo.owner = owner;
+      if (sync_at_close) wo.sync = WriteOptions::Sync::kNever;
       Status s = db_->Put(wo, path, "");
       if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
       if (kind == Kind::kNone) DirChanged(ParentPath(path));
@@ -743,8 +765,12 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   e.generation = 1;
   e.attr_timeout = e.entry_timeout = timeout;
   auto fh = std::make_unique<FileHandle>();
-  fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+  fh->writable = writable;
   fh->of = Attach(ino, stored_mode, owner);
+  if (sync_at_close) {
+    std::lock_guard<std::mutex> l(fh->of->mu);
+    fh->of->unsynced = true;
+  }
   fi->fh = reinterpret_cast<uint64_t>(fh.release());
   fi->keep_cache = 1;
   if (fuse_reply_create(req, &e, fi) != 0) {

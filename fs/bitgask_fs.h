@@ -19,6 +19,12 @@
 //     a changed buffer (ENOSPC, EIO), the buffer is dropped and the kernel
 //     told to forget the path (ForgetPath, off the request thread), so reads
 //     show what is stored, not the write that failed.
+//   * Syncs (with sync_on_put): a file created for writing is stored empty
+//     at once but synced by its first flush (one sync per file written
+//     and closed, not two); a utimensat of a file with unstored changes
+//     is stored with them, and one that repeats the stored mtime (the
+//     writeback cache sends its cached mtime with every ctime change,
+//     e.g. after a rename) stores nothing.
 //   * Renames of files and directories are one atomic DB::Write (WriteBatch).
 //   * Removing the last entry of a directory first materializes the
 //     directory's marker in the same batch, so the directory stays.

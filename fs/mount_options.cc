@@ -118,6 +118,7 @@ bool ParseMountOptions(const std::string& list, MountOptions* out, std::string* 
     return false;
   }
   out->fs.default_ttl = out->engine.default_ttl;
+  out->fs.sync_on_put = out->engine.sync_on_put;
   return true;
 }
 
