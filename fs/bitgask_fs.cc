@@ -477,14 +477,17 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
       // Changed contents stored later keep this time: no record of its own
       // then. Nor when it is the stored time already (the kernel's writeback
       // cache sends its cached mtime with every ctime change, e.g. after a
-      // rename).
+      // rename). The buffer's lock is held to the end: no commit between.
       bool stored_later = false;
-      if (auto of = FindOpen(ino)) {
-        std::lock_guard<std::mutex> l(of->mu);
+      std::unique_lock<std::mutex> l;
+      auto of = FindOpen(ino);
+      if (of) {
+        l = std::unique_lock<std::mutex>(of->mu);
         of->mtime_ns = ts;
         stored_later = of->dirty;
       }
-      const bool unchanged = ts == m.timestamp_unix_ns && !(to_set & FUSE_SET_ATTR_SIZE);
+      RecordMeta now;
+      const bool unchanged = db_->Meta(path, &now).ok() && now.timestamp_unix_ns == ts;
       if (!stored_later && !unchanged) s = db_->SetMeta(path, -1, ts);
     } else if (!path.empty()) {
       s = SetDirMeta(path, -1, ts, std::nullopt);
