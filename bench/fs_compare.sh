@@ -3,10 +3,13 @@
 # mount and on a bindfs mount (a FUSE passthrough from Debian) of the same
 # disk, with ratios against the disk (docs/Benchmarks.md#fsbench).
 #
-#   bench/fs_compare.sh [--build DIR] [bitgask-fsbench flags...] [-- mount.bitgask options]
+#   bench/fs_compare.sh [--build DIR] [--rounds N] [bitgask-fsbench flags...] [-- mount.bitgask options]
 #
 # --build DIR: the build tree holding src/mount.bitgask and
 # src/bitgask-fsbench (default: build/ beside this script's directory).
+# --rounds N: the three directories N times over in one bitgask-fsbench run
+# (disk, bitgask, bindfs, disk, ...; each round in new subdirectories), so
+# that a change of the machine's load during the run hits all three alike.
 # Everything lives in one temporary directory under $TMPDIR (else /tmp),
 # which must be on a disk, not tmpfs. Both mounts run in the foreground of
 # this script, which holds their pids; the EXIT trap unmounts them, stops
@@ -16,15 +19,20 @@ set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$HERE/../build
+ROUNDS=1
 FSBENCH_ARGS=()
 MOUNT_ARGS=()
 while [ $# -gt 0 ]; do
   case $1 in
     --build) BUILD=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
     --) shift; MOUNT_ARGS=("$@"); break ;;
     *) FSBENCH_ARGS+=("$1"); shift ;;
   esac
 done
+case $ROUNDS in
+  ''|*[!0-9]*|0) echo "fs_compare.sh: --rounds takes a positive number, not '$ROUNDS'" >&2; exit 2 ;;
+esac
 MOUNT_BITGASK=$BUILD/src/mount.bitgask
 FSBENCH=$BUILD/src/bitgask-fsbench
 for p in "$MOUNT_BITGASK" "$FSBENCH"; do
@@ -80,5 +88,8 @@ mount_fg "$WORK/bitgask" "$MOUNT_BITGASK" "$WORK/store" "$WORK/bitgask" -f "${MO
 mount_fg "$WORK/bindfs" bindfs -f "$WORK/bindfs-src" "$WORK/bindfs"
 echo "fs_compare: $FSTYPE under $WORK; bitgask mount options: ${MOUNT_ARGS[*]:-(defaults)};" \
   "$(bindfs --version 2>&1 | head -n 1)"
-"$FSBENCH" "${FSBENCH_ARGS[@]}" "$FSTYPE=$WORK/disk" "bitgask=$WORK/bitgask" \
-  "bindfs=$WORK/bindfs" || fail "bitgask-fsbench failed"
+DIRS=()
+for _ in $(seq "$ROUNDS"); do
+  DIRS+=("$FSTYPE=$WORK/disk" "bitgask=$WORK/bitgask" "bindfs=$WORK/bindfs")
+done
+"$FSBENCH" "${FSBENCH_ARGS[@]}" "${DIRS[@]}" || fail "bitgask-fsbench failed"

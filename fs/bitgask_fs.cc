@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -21,7 +22,14 @@ namespace bitgask {
 namespace fs {
 namespace {
 
-constexpr double kTimeout = 1.0;  // entry/attr cache; changes through other doors: InvalidateKey
+// How long the kernel may cache an entry and its attributes (see the
+// header's contract "Cache timeouts"): long, because the store changes only
+// through this process and every door that changes a key invalidates it;
+// short for what can change without anyone telling the kernel.
+constexpr double kCacheTimeout = 3600.0;
+// For a directory that exists only through its children (no marker, or one
+// that expires: it vanishes when they expire), and for detached inodes.
+constexpr double kShortTimeout = 1.0;
 // The engine's limit for one value, less its block checksums (docs/Architecture.md).
 constexpr uint64_t kMaxFileSize = 0xFFFFFFFFull - (256u << 10) - 65536;
 // Bytes per engine read when a large value is copied into a buffer.
@@ -63,6 +71,9 @@ struct BitgaskFs::OpenFile {
   bool dirty = false;
   // Unlinked or replaced while open: buf holds the contents, never stored.
   bool orphaned = false;
+  // Created by this process and stored without a sync (Create): the next
+  // commit syncs the store (with sync_on_put) even if nothing changed.
+  bool unsynced = false;
   // The mtime of changed contents: the last write or truncate, or a later
   // utimensat; stored with them.
   int64_t mtime_ns = 0;
@@ -92,6 +103,13 @@ BitgaskFs::Kind BitgaskFs::Classify(const std::string& path, RecordMeta* meta) {
   return db_->Meta(path, meta).ok() ? Kind::kFile : Kind::kNone;
 }
 
+double BitgaskFs::CacheTimeout() const {
+  // With a default_ttl every value stored gets an expiry at least that far
+  // away, also one whose key had none when the kernel cached it.
+  const double ttl = std::chrono::duration<double>(options_.default_ttl).count();
+  return ttl > 0 ? std::min(kCacheTimeout, ttl) : kCacheTimeout;
+}
+
 mode_t BitgaskFs::FileMode(uint16_t stored) const {
   if ((stored & S_IFMT) == S_IFLNK) return S_IFLNK | 0777;
   const mode_t perm = stored != 0 ? (stored & 07777) : 0644;
@@ -111,7 +129,7 @@ int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, 
   std::memset(st, 0, sizeof(*st));
   st->st_ino = ino;
   st->st_blksize = 4096;
-  if (timeout != nullptr) *timeout = kTimeout;
+  if (timeout != nullptr) *timeout = CacheTimeout();
   RecordMeta m;
   Kind kind = Classify(path, &m);
   if (kind == Kind::kNone) return ENOENT;
@@ -123,7 +141,7 @@ int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, 
     if (timeout != nullptr && m.expires_unix_ns != 0) {
       // Cached no longer than the key lives, so it vanishes when it expires.
       const double left = static_cast<double>(m.expires_unix_ns - NowNs()) / 1e9;
-      *timeout = left <= 0 ? 0 : std::min(kTimeout, left);
+      *timeout = left <= 0 ? 0 : std::min(*timeout, left);
     }
     st->st_size = m.value_size;
     if (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode) || S_ISCHR(st->st_mode) ||
@@ -149,6 +167,9 @@ int BitgaskFs::StatPath(const std::string& path, uint64_t ino, struct stat* st, 
       if ((dm.mode & S_IFMT) == S_IFDIR) st->st_mode = dm.mode;
       ts = dm.timestamp_unix_ns;
       owner = dm.owner;
+      if (dm.expires_unix_ns != 0 && timeout != nullptr) *timeout = kShortTimeout;
+    } else if (!path.empty() && timeout != nullptr) {
+      *timeout = kShortTimeout;  // exists through its children only
     }
     SetOwner(owner, st);
     st->st_mode &= ~options_.umask;
@@ -294,15 +315,21 @@ int BitgaskFs::StoreBuffer(const std::string& path, uint16_t mode,
 }
 
 int BitgaskFs::CommitLocked(fuse_ino_t ino, OpenFile* of) {
-  if (!of->dirty) return 0;
+  if (!of->dirty && !of->unsynced) return 0;
   std::string path;
   if (of->orphaned || !inodes_.Path(ino, &path)) {  // unlinked or replaced while open
-    of->dirty = false;
+    of->dirty = of->unsynced = false;
+    return 0;
+  }
+  if (!of->dirty) {  // only the create's record: sync it as a Put would have
+    Status s = options_.sync_on_put ? db_->Sync() : Status::OK();
+    if (!s.ok()) return s.errno_value();
+    of->unsynced = false;
     return 0;
   }
   int err =
       StoreBuffer(path, of->mode, of->owner, of->mtime_ns ? of->mtime_ns : NowNs(), of->buf);
-  if (err == 0) of->dirty = false;
+  if (err == 0) of->dirty = of->unsynced = false;  // the store synced it with the rest
   return err;
 }
 
@@ -367,7 +394,7 @@ void BitgaskFs::Getattr(fuse_req_t req, fuse_ino_t ino) {
   struct stat st;
   if (!inodes_.Path(ino, &path)) {
     if (!DetachedStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
-    return (void)fuse_reply_attr(req, &st, kTimeout);
+    return (void)fuse_reply_attr(req, &st, kShortTimeout);
   }
   double timeout;
   int err = StatPath(path, ino, &st, &timeout);
@@ -395,7 +422,7 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
     }
     struct stat st;
     if (!DetachedStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
-    return (void)fuse_reply_attr(req, &st, kTimeout);
+    return (void)fuse_reply_attr(req, &st, kShortTimeout);
   }
   RecordMeta m;
   Kind kind = Classify(path, &m);
@@ -447,11 +474,21 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
       ts = static_cast<int64_t>(attr->st_mtim.tv_sec) * 1000000000 + attr->st_mtim.tv_nsec;
     Status s;
     if (kind == Kind::kFile) {
-      if (auto of = FindOpen(ino)) {  // changed contents stored later keep this time
-        std::lock_guard<std::mutex> l(of->mu);
+      // Changed contents stored later keep this time: no record of its own
+      // then. Nor when it is the stored time already (the kernel's writeback
+      // cache sends its cached mtime with every ctime change, e.g. after a
+      // rename). The buffer's lock is held to the end: no commit between.
+      bool stored_later = false;
+      std::unique_lock<std::mutex> l;
+      auto of = FindOpen(ino);
+      if (of) {
+        l = std::unique_lock<std::mutex>(of->mu);
         of->mtime_ns = ts;
+        stored_later = of->dirty;
       }
-      s = db_->SetMeta(path, -1, ts);
+      RecordMeta now;
+      const bool unchanged = db_->Meta(path, &now).ok() && now.timestamp_unix_ns == ts;
+      if (!stored_later && !unchanged) s = db_->SetMeta(path, -1, ts);
     } else if (!path.empty()) {
       s = SetDirMeta(path, -1, ts, std::nullopt);
     }
@@ -693,6 +730,10 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   std::string path;
   uint16_t stored_mode;  // as kept with the key (the umask only changes what stat shows)
   std::optional<Owner> owner;
+  const bool writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+  // A new file opened for writing is synced by its close (flush stores it,
+  // with the store's sync options), not here: one sync per file created.
+  bool sync_at_close = false;
   {
     std::lock_guard<std::mutex> ns(ns_mu_);
     if (int err = NewChildPath(parent, name, &path)) return (void)fuse_reply_err(req, err);
@@ -703,10 +744,12 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
     stored_mode = kind == Kind::kNone ? S_IFREG | (mode & 07777) : m.mode;
     bool sgid_parent;
     owner = kind == Kind::kNone ? NewOwner(req, path, &sgid_parent) : m.owner;
+    sync_at_close = writable && kind == Kind::kNone;
     if (kind == Kind::kNone || (fi->flags & O_TRUNC)) {
       WriteOptions wo;
       wo.mode = stored_mode;
       wo.owner = owner;
+      if (sync_at_close) wo.sync = WriteOptions::Sync::kNever;
       Status s = db_->Put(wo, path, "");
       if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
       if (kind == Kind::kNone) DirChanged(ParentPath(path));
@@ -723,12 +766,14 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   }
   e.ino = ino;
   e.generation = 1;
-  e.attr_timeout = kTimeout;
-  e.entry_timeout = kTimeout;
-  if (timeout < kTimeout) e.attr_timeout = e.entry_timeout = timeout;  // default_ttl
+  e.attr_timeout = e.entry_timeout = timeout;
   auto fh = std::make_unique<FileHandle>();
-  fh->writable = (fi->flags & O_ACCMODE) != O_RDONLY;
+  fh->writable = writable;
   fh->of = Attach(ino, stored_mode, owner);
+  if (sync_at_close) {
+    std::lock_guard<std::mutex> l(fh->of->mu);
+    fh->of->unsynced = true;
+  }
   fi->fh = reinterpret_cast<uint64_t>(fh.release());
   fi->keep_cache = 1;
   if (fuse_reply_create(req, &e, fi) != 0) {

@@ -19,14 +19,29 @@
 //     a changed buffer (ENOSPC, EIO), the buffer is dropped and the kernel
 //     told to forget the path (ForgetPath, off the request thread), so reads
 //     show what is stored, not the write that failed.
+//   * Syncs (with sync_on_put): a file created for writing is stored empty
+//     at once but synced by its first flush (one sync per file written
+//     and closed, not two); a utimensat of a file with unstored changes
+//     is stored with them, and one that repeats the stored mtime (the
+//     writeback cache sends its cached mtime with every ctime change,
+//     e.g. after a rename) stores nothing.
 //   * Renames of files and directories are one atomic DB::Write (WriteBatch).
 //   * Removing the last entry of a directory first materializes the
 //     directory's marker in the same batch, so the directory stays.
 //   * Which keys show where is KeyView's rule (key_view.h); /.bitgask and
 //     everything in it belong to ControlFiles (control_files.h): every
 //     operation on one of its inodes is handed to it on the first line.
-//   * A key with an expiry is cached by the kernel (entry and attributes) no
-//     longer than it lives, so it disappears when it expires.
+//   * Cache timeouts: the kernel may cache entries and attributes for an
+//     hour, because every change reaches it: the store changes only through
+//     this process (its lock keeps others out); changes made through the
+//     mount update the kernel's caches by the FUSE protocol itself; every
+//     other door tells it (the RESP server calls InvalidateKey; setting an
+//     expiry through the TTL attribute forgets the path). What can change
+//     unannounced is capped: a key with an expiry is cached no longer than
+//     it lives (so it disappears when it expires), with a default_ttl
+//     nothing longer than that (a value stored later gets an expiry), and a
+//     directory without a lasting marker (it exists through children that
+//     may expire) for 1 s.
 // Locking (lock order, outermost first):
 //   1. ns_mu_          serializes namespace changes (create, mkdir, unlink,
 //                      rmdir, rename, setattr) so check-then-write is atomic;
@@ -132,6 +147,9 @@ class BitgaskFs {
   // Fills st for path; returns 0 or an errno.  *timeout (if given): how long
   // the kernel may cache it (shorter for a key that expires sooner).
   int StatPath(const std::string& path, uint64_t ino, struct stat* st, double* timeout = nullptr);
+  // The longest the kernel may cache an entry or attributes (see the
+  // contract "Cache timeouts").
+  double CacheTimeout() const;
   // The mode shown for a file key's stored mode (type, umask applied).
   mode_t FileMode(uint16_t stored) const;
   // st's owner: the key's, or the mount's uid=/gid= when it has none.

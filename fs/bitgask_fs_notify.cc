@@ -42,11 +42,14 @@ void BitgaskFs::InvalidateKey(const std::string& key) {
   std::string path;
   bool is_marker;
   if (!KeyPath(key, &path, &is_marker)) return;  // only in /.bitgask/unmapped (direct_io)
-  // The path, then each ancestor that vanished with the key (a directory
-  // that existed only through it).
+  // The path, then each ancestor whose kind may have changed with the key:
+  // a directory that existed only through it and vanished, or a file key at
+  // the ancestor's path that a directory now hides (or shows again).
   ForgetPath(se, path);
-  for (std::string p = ParentPath(path); !p.empty() && !DirExists(p); p = ParentPath(p))
-    ForgetPath(se, p);
+  for (std::string p = ParentPath(path); !p.empty(); p = ParentPath(p)) {
+    RecordMeta m;
+    if (!DirExists(p) || db_->Meta(p, &m).ok()) ForgetPath(se, p);
+  }
 }
 
 }  // namespace fs

@@ -41,7 +41,11 @@ void BitgaskFs::Setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const
   Kind kind;
   if (int err = XattrTarget(ino, true, &key, &kind)) return (void)fuse_reply_err(req, err);
   if (kind == Kind::kDir) return (void)fuse_reply_err(req, DirXattrChangeErrno(name));
-  fuse_reply_err(req, SetTtlXattr(db_, key, name, std::string_view(value, size), flags));
+  const int err = SetTtlXattr(db_, key, name, std::string_view(value, size), flags);
+  // The kernel may have cached key's entry for longer than it now lives: make
+  // it look again (off this thread, see NotifyQueue), so it vanishes in time.
+  if (err == 0) notify_.Push([this, key] { ForgetPath(session_.load(), key); });
+  fuse_reply_err(req, err);
 }
 
 void BitgaskFs::Getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {

@@ -9,6 +9,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <chrono>
+
 namespace bitgask {
 namespace fs {
 
@@ -16,6 +18,11 @@ struct FsOptions {
   uid_t uid = getuid();
   gid_t gid = getgid();
   mode_t umask = 0;
+  // Engine options the filesystem acts on: default_ttl caps the kernel's
+  // cache timeouts; sync_on_put says whether a store syncs (a file created
+  // is synced by its close, with the engine's sync_on_put).
+  std::chrono::nanoseconds default_ttl{0};
+  bool sync_on_put = true;
 };
 
 }  // namespace fs

@@ -124,6 +124,8 @@ bool ParseMountOptions(const std::string& list, MountOptions* out, std::string* 
     *error = "unknown option " + opt;
     return false;
   }
+  out->fs.default_ttl = out->engine.default_ttl;
+  out->fs.sync_on_put = out->engine.sync_on_put;
   return true;
 }
 

@@ -10,6 +10,8 @@
 // generic mount or fstab word that is ignored (_netdev, nofail, auto, noauto,
 // user, users, defaults, rw, atime words, suid/dev/exec and their no- forms,
 // async, x-* and comment=).  Anything else is an error naming the option.
+// The engine options the filesystem acts on are copied into FsOptions
+// (default_ttl, sync_on_put).
 // Pure parsing: no locks, no engine or FUSE calls.
 #ifndef BITGASK_FS_MOUNT_OPTIONS_H_
 #define BITGASK_FS_MOUNT_OPTIONS_H_
