@@ -933,7 +933,7 @@ Status DBImpl::WriteHint(uint32_t id) {
   std::unique_ptr<RandomAccessFile> file;
   if (s.ok()) s = env_->NewRandomAccessFile(path, &file);
   if (!s.ok()) return s;
-  HintWriter hint(env_, HintFileName(data_dir_, id));
+  HintWriter hint(env_, HintFileName(data_dir_, id), /*sort_by_key=*/true);
   s = hint.Open();
   if (!s.ok()) return s;
   RecordScanner scanner(file.get(), size, id);

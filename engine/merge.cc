@@ -181,7 +181,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
     out.reset();
     if (st.ok()) st = env_->RenameFile(path + ".tmp", path);
     if (st.ok() && options_.use_hint_files) {
-      HintWriter hint(env_, HintFileName(data_dir_, out_id));
+      HintWriter hint(env_, HintFileName(data_dir_, out_id), /*sort_by_key=*/true);
       st = hint.Open();
       for (size_t i = 0; st.ok() && i < moved.size(); i++) st = hint.Add(moved[i].op);
       if (st.ok()) st = hint.Finish(data_dir_);
