@@ -34,7 +34,32 @@ Status ValidateOptions(const Options& o) {
   return Status::OK();
 }
 
+// Tries of a spinning lock before it blocks: about 20 us.
+constexpr int kLockSpins = 400;
+
+inline void SpinPause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
 }  // namespace
+
+void LockSpinning(std::shared_mutex& m) {
+  for (int i = 0; i < kLockSpins; i++) {
+    if (m.try_lock()) return;
+    SpinPause();
+  }
+  m.lock();
+}
+
+void LockSharedSpinning(std::shared_mutex& m) {
+  for (int i = 0; i < kLockSpins; i++) {
+    if (m.try_lock_shared()) return;
+    SpinPause();
+  }
+  m.lock_shared();
+}
 
 DBImpl::DBImpl(const std::string& path, const Options& options)
     : root_(path),
@@ -402,7 +427,8 @@ Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
   }
   if (bytes > 0) {
     groups_++;
-    std::unique_lock<std::shared_mutex> kl(keydir_mu_);
+    LockSpinning(keydir_mu_);
+    std::unique_lock<std::shared_mutex> kl(keydir_mu_, std::adopt_lock);
     uint64_t off = active_->Size() - bytes;
     for (Writer* x : group) {
       if (x->excluded) continue;

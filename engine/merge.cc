@@ -201,7 +201,8 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
     }
     total_bytes_ += size;
     for (size_t i = 0; i < moved.size(); i += kSwapChunk) {
-      std::unique_lock<std::shared_mutex> kl(keydir_mu_);
+      LockSpinning(keydir_mu_);
+      std::unique_lock<std::shared_mutex> kl(keydir_mu_, std::adopt_lock);
       for (size_t j = i; j < std::min(moved.size(), i + kSwapChunk); j++) {
         const Moved& m = moved[j];
         KeydirEntry cur;
@@ -246,7 +247,8 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
       if (op.kind != LogOp::kPut) continue;
       KeydirEntry cur;
       {
-        std::shared_lock<std::shared_mutex> kl(keydir_mu_);
+        LockSharedSpinning(keydir_mu_);
+        std::shared_lock<std::shared_mutex> kl(keydir_mu_, std::adopt_lock);
         if (!keydir_.Get(op.key, &cur) || cur.file_id != in_id ||
             cur.offset != op.entry.offset) {
           continue;  // overwritten, deleted or expired since
