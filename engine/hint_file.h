@@ -24,8 +24,8 @@ namespace internal {
 //
 // With sort_by_key, the entries are written in key order (a stable sort, so
 // a key's entries keep their log order) instead of the order of Add: open
-// then builds the keydir in key order, which is several times faster than in
-// random order (docs/Benchmarks.md). Replaying a file's entries in either
+// then builds the keydir in key order, which is faster than in random order
+// (docs/Benchmarks.md). Replaying a file's entries in either
 // order gives the same keydir, because entries of different keys commute;
 // a DeleteAll marker (kClear) does not, so a file holding one is written in
 // log order. The sorted writer holds every entry in memory until Finish
