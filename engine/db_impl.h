@@ -52,6 +52,14 @@ inline RecordMeta MetaOf(const KeydirEntry& e) {
 // many appended bytes, so that the fsync closing a full file (or cutting it
 // for a merge) has little left to write while writers wait behind it.
 constexpr uint64_t kFlushEvery = 8 << 20;
+// Takes the keydir lock exclusively (LockSpinning) or shared, trying for a
+// few microseconds before blocking. Keydir holds last microseconds, while a
+// thread that blocks must be woken and scheduled again: on a loaded machine
+// that takes milliseconds (it was most of a writer's waits during a merge,
+// docs/Benchmarks.md). Use with std::adopt_lock.
+void LockSpinning(std::shared_mutex& m);
+void LockSharedSpinning(std::shared_mutex& m);
+
 // Offsets in a data file are 32-bit.
 constexpr uint64_t kMaxFileSizeLimit = 0xFFFFFFFFull;
 

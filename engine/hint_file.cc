@@ -1,5 +1,6 @@
 #include "hint_file.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "coding.h"
@@ -17,7 +18,8 @@ constexpr size_t kFlushAt = 1 << 20;
 
 }  // namespace
 
-HintWriter::HintWriter(Env* env, std::string path) : env_(env), path_(std::move(path)) {}
+HintWriter::HintWriter(Env* env, std::string path, bool sort_by_key)
+    : env_(env), path_(std::move(path)), sort_by_key_(sort_by_key) {}
 
 Status HintWriter::Open() { return env_->NewWritableFile(path_ + ".tmp", &file_); }
 
@@ -34,6 +36,10 @@ Status HintWriter::Add(const LogOp& op) {
   e[35] = static_cast<char>(op.meta_mask);
   e[36] = static_cast<char>(op.entry.flags);
   EncodeFixed16(e + 37, op.entry.mode);
+  if (sort_by_key_) {
+    starts_.push_back(buf_.size());
+    has_clear_ = has_clear_ || op.kind == LogOp::kClear;
+  }
   buf_.append(e, kEntryFixed);
   buf_.append(op.key);
   if (op.entry.has_owner()) {
@@ -43,7 +49,28 @@ Status HintWriter::Add(const LogOp& op) {
     buf_.append(owner, sizeof(owner));
   }
   count_++;
-  return buf_.size() >= kFlushAt ? Flush() : Status::OK();
+  return !sort_by_key_ && buf_.size() >= kFlushAt ? Flush() : Status::OK();
+}
+
+Status HintWriter::WriteSorted() {
+  if (has_clear_) return Status::OK();  // log order: buf_ holds it already
+  std::string held;
+  held.swap(buf_);
+  auto key_at = [&held](size_t start) {
+    return std::string_view(held.data() + start + kEntryFixed,
+                            DecodeFixed16(held.data() + start + 32));
+  };
+  std::stable_sort(starts_.begin(), starts_.end(),
+                   [&](size_t a, size_t b) { return key_at(a) < key_at(b); });
+  for (size_t start : starts_) {
+    const bool owner = static_cast<uint8_t>(held[start + 36]) & kEntryHasOwner;
+    buf_.append(held, start, kEntryFixed + key_at(start).size() + (owner ? 8 : 0));
+    if (buf_.size() >= kFlushAt) {
+      Status s = Flush();
+      if (!s.ok()) return s;
+    }
+  }
+  return Status::OK();
 }
 
 Status HintWriter::Flush() {
@@ -54,7 +81,8 @@ Status HintWriter::Flush() {
 }
 
 Status HintWriter::Finish(const std::string& dir) {
-  Status s = Flush();
+  Status s = sort_by_key_ ? WriteSorted() : Status::OK();
+  if (s.ok()) s = Flush();
   if (!s.ok()) return s;
   char t[kTrailerSize];
   EncodeFixed64(t, count_);

@@ -931,8 +931,13 @@ void InsertChild(Header* h, uint8_t c, Ref child) {
     }
     case kNode48: {
       auto* n = reinterpret_cast<Node48*>(h);
-      unsigned s = 0;
-      while (n->child[s] != 0) ++s;  // free slots are 0; one is below cap
+      // Free slots are 0 and one is below cap. Without erasures the slots
+      // fill in order, so slot `count` is the free one: look there first.
+      unsigned s = n->h.count;
+      if (n->child[s] != 0) {
+        s = 0;
+        while (n->child[s] != 0) ++s;
+      }
       n->child[s] = child;
       n->index[c] = static_cast<uint8_t>(s + 1);
       ++n->h.count;
@@ -954,9 +959,27 @@ Ref Tree::Rebuild(Ref* slot, Ref r, NodeClassId to) {
   const uint8_t type = g->type;
   *g = *h;
   g->type = type;
-  g->count = 0;
-  for (unsigned pos = NextPos(h, 1); pos != kEnd; pos = NextPos(h, pos + 1))
-    InsertChild(g, ByteAt(h, pos), RefAt(h, pos));  // ascending: appends
+  const NodeClassId from = ClassOfNode(r);
+  if (type == kNode16 && h->type != kNode48) {
+    // A Node4 or Node16 into a Node16: the same sorted arrays, copied whole.
+    const uint8_t* keys = h->type == kNode4 ? reinterpret_cast<const Node4*>(h)->keys
+                                            : reinterpret_cast<const Node16*>(h)->keys;
+    const Ref* child = h->type == kNode4 ? reinterpret_cast<const Node4*>(h)->child
+                                         : reinterpret_cast<const Node16*>(h)->child;
+    auto* n = reinterpret_cast<Node16*>(g);
+    std::memcpy(n->keys, keys, h->count);
+    std::memcpy(n->child, child, h->count * sizeof(Ref));
+  } else if (type == kNode48 && h->type == kNode48 && to > from) {
+    // A Node48 growing: its byte index and slots carry over unchanged.
+    auto* o = reinterpret_cast<const Node48*>(h);
+    auto* n = reinterpret_cast<Node48*>(g);
+    std::memcpy(n->index, o->index, sizeof(o->index));
+    std::memcpy(n->child, o->child, kNodeClasses[from].cap * sizeof(Ref));
+  } else {
+    g->count = 0;
+    for (unsigned pos = NextPos(h, 1); pos != kEnd; pos = NextPos(h, pos + 1))
+      InsertChild(g, ByteAt(h, pos), RefAt(h, pos));  // ascending: appends
+  }
   *slot = nr;
   arena_.Free(r);
   return nr;

@@ -1372,6 +1372,43 @@ TEST(HintFileTest, LayoutMatchesTheFormat) {
   EXPECT_EQ(f.substr(53), "BGKHINT1");
 }
 
+// The sorted writer (what the engine uses) writes entries in key order, a
+// key's entries in the order added; with a DeleteAll marker, in log order.
+TEST(HintFileTest, SortedWriterWritesKeyOrderStableOrLogOrderWithAClear) {
+  TempDir dir;
+  std::mt19937_64 rng(22);
+  std::vector<LogOp> ops = HintOps(30000, &rng);  // several flushes of sorted output
+  for (size_t i = 0; i < ops.size(); i++) {
+    ops[i].key = "key" + std::to_string(rng() % 5000);  // duplicates, in log order
+    ops[i].kind = static_cast<LogOp::Kind>(rng() % 3);  // put, delete, meta
+    ops[i].record_size = static_cast<uint32_t>(i);      // tells duplicates apart
+  }
+  auto write_sorted = [&](const std::string& path, const std::vector<LogOp>& in) {
+    HintWriter w(Env::Default(), path, /*sort_by_key=*/true);
+    Status s = w.Open();
+    for (size_t i = 0; s.ok() && i < in.size(); i++) s = w.Add(in[i]);
+    if (s.ok()) s = w.Finish(dir.path());
+    return s;
+  };
+  const std::string path = dir.path() + "/000000007.hint";
+  ASSERT_TRUE(write_sorted(path, ops).ok());
+  std::vector<LogOp> got;
+  ASSERT_TRUE(ReadHintFile(Env::Default(), path, 7, [&](LogOp& op) { got.push_back(op); }).ok());
+  std::vector<LogOp> want = ops;
+  std::stable_sort(want.begin(), want.end(),
+                   [](const LogOp& a, const LogOp& b) { return a.key < b.key; });
+  ExpectSameOps(got, want, 7);
+
+  LogOp clear;
+  clear.kind = LogOp::kClear;
+  ops.insert(ops.begin() + 100, clear);
+  const std::string path2 = dir.path() + "/000000008.hint";
+  ASSERT_TRUE(write_sorted(path2, ops).ok());
+  got.clear();
+  ASSERT_TRUE(ReadHintFile(Env::Default(), path2, 8, [&](LogOp& op) { got.push_back(op); }).ok());
+  ExpectSameOps(got, ops, 8);
+}
+
 }  // namespace
 }  // namespace internal
 }  // namespace bitgask
