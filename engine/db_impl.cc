@@ -208,7 +208,10 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint) {
     }
     if (!newest && options_.use_hint_files) ScheduleHint(id);
   }
-  files_[id] = FileSlot{std::shared_ptr<RandomAccessFile>(std::move(file)), size};
+  // Mapped only now, after any truncation above. The newest file may become
+  // the active one: its mapping leaves room for appends.
+  files_[id] = NewFileSlot(std::move(file), size,
+                           newest ? std::max(size, options_.max_data_file_size) : size);
   total_bytes_ += size;
   return Status::OK();
 }
@@ -506,7 +509,7 @@ Status DBImpl::Rotate() {
   next_file_id_ = id + 1;
   {
     std::unique_lock<std::shared_mutex> fl(files_mu_);
-    files_[id] = FileSlot{std::shared_ptr<RandomAccessFile>(std::move(reader)), 0};
+    files_[id] = NewFileSlot(std::move(reader), 0, options_.max_data_file_size);
   }
   active_ = std::move(file);
   active_id_ = id;
@@ -782,13 +785,27 @@ std::shared_ptr<RandomAccessFile> DBImpl::FileFor(uint32_t id) const {
   return it == files_.end() ? nullptr : it->second.file;
 }
 
+DBImpl::FileSlot DBImpl::NewFileSlot(std::unique_ptr<RandomAccessFile> file, uint64_t size,
+                                     uint64_t map_len) const {
+  std::string_view map = options_.mmap_reads ? file->Map(map_len) : std::string_view();
+  return FileSlot{std::shared_ptr<RandomAccessFile>(std::move(file)), size, map};
+}
+
+bool DBImpl::SlotFor(uint32_t id, FileSlot* slot) const {
+  std::shared_lock<std::shared_mutex> l(files_mu_);
+  auto it = files_.find(id);
+  if (it == files_.end()) return false;
+  *slot = it->second;
+  return true;
+}
+
 Status DBImpl::Lookup(std::string_view key, KeydirEntry* entry) {
   if (closed_) return Status::Closed("the store is closed");
   {
     std::shared_lock<std::shared_mutex> l(keydir_mu_);
     if (!keydir_.Get(key, entry)) return Status::NotFound("key not found");
   }
-  if (IsExpired(*entry, env_->NowUnixNanos())) {
+  if (entry->expires != 0 && IsExpired(*entry, env_->NowUnixNanos())) {
     DropExpired(key, *entry);
     return Status::Expired("key expired");
   }
@@ -797,10 +814,14 @@ Status DBImpl::Lookup(std::string_view key, KeydirEntry* entry) {
 
 Status DBImpl::ReadEntry(std::string_view key, const KeydirEntry& e, std::string* buf,
                          RecordHeader* h, std::string_view* stored) {
-  std::shared_ptr<RandomAccessFile> file = FileFor(e.file_id);
-  if (!file) return Status::NotFound("data file gone");  // merged away; caller retries
-  return AtRecord(e, ReadRecord(file.get(), e.offset, EntryRecordSize(key.size(), e), key, buf, h,
-                                stored));
+  FileSlot slot;
+  if (!SlotFor(e.file_id, &slot)) return Status::NotFound("data file gone");  // caller retries
+  const uint64_t size = EntryRecordSize(key.size(), e);
+  if (e.offset + size <= slot.map.size()) {
+    const MappedRange range(slot.map, e.offset, e.offset + size);
+    return AtRecord(e, ReadRecord(&range, e.offset, size, key, buf, h, stored));
+  }
+  return AtRecord(e, ReadRecord(slot.file.get(), e.offset, size, key, buf, h, stored));
 }
 
 Status DBImpl::AtRecord(const KeydirEntry& e, const Status& s) const {
@@ -825,10 +846,8 @@ Status DBImpl::Get(std::string_view key, std::string* value) {
     s = ReadEntry(key, e, &buf, &h, &stored);
     if (s.IsNotFound()) continue;  // the file was merged away under us: look again
     if (!s.ok()) return s;
-    std::string out;
-    s = DecodeValue(h, stored, &out);
+    s = DecodeValue(h, stored, value);  // into the caller's buffer; unchanged on failure
     if (!s.ok()) return s;
-    value->swap(out);
     if (buf.capacity() > (4u << 20)) std::string().swap(buf);  // don't keep huge buffers
     return Status::OK();
   }
@@ -845,10 +864,14 @@ Status DBImpl::GetRange(std::string_view key, uint64_t offset, size_t n, std::st
     KeydirEntry e;
     s = Lookup(key, &e);
     if (!s.ok()) return s;
-    std::shared_ptr<RandomAccessFile> file = FileFor(e.file_id);
-    if (!file) continue;  // merged away under us: look again
+    FileSlot slot;
+    if (!SlotFor(e.file_id, &slot)) continue;  // merged away under us: look again
+    const uint64_t size = EntryRecordSize(key.size(), e);
+    const MappedRange range(slot.map, e.offset, e.offset + size);
+    const RandomAccessFile* file =
+        e.offset + size <= slot.map.size() ? &range : slot.file.get();
     std::string out;
-    s = AtRecord(e, ReadValueRange(file.get(), e, key, offset, n, &out));
+    s = AtRecord(e, ReadValueRange(file, e, key, offset, n, &out));
     if (s.ok()) value->swap(out);
     return s;
   }

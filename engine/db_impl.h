@@ -9,8 +9,18 @@
 // briefly, for as many writers as the last synced group had (see Commit). After a failed write or fsync every later
 // write fails until the store is reopened.
 //
-// Read path: keydir lookup under the shared lock, then one pread of the record
-// with no lock held; writers hold the keydir lock only to apply a group.
+// Read path: keydir lookup under the shared lock, then the record is copied
+// with no lock held: from the data file's memory map (Options::mmap_reads) or
+// by one pread; writers hold the keydir lock only to apply a group.
+//
+// Memory maps: each data file is mapped once, when it enters files_ (the
+// active file for max_data_file_size bytes, so that appended records show
+// up in the mapping). A mapping lives as long as its RandomAccessFile, which
+// a reader holds (through its FileSlot copy) for the whole read, so a merge
+// may drop the file meanwhile. Only records the keydir points to are read
+// through a mapping: they are complete and below the file's size, and no
+// data file is truncated once mapped (recovery truncates a torn tail before
+// it maps the file), so such a read never touches a byte past the end.
 //
 // Lock order: merge_mu_ -> queue_mu_ -> keydir_mu_ -> files_mu_; bg_mu_ is a
 // leaf. queue_mu_ is released before a leader does any I/O, and while it is
@@ -293,7 +303,14 @@ class DBImpl final : public DB {
   struct FileSlot {
     std::shared_ptr<RandomAccessFile> file;
     uint64_t size;
+    std::string_view map;  // file's memory map, or empty; alive as long as file
   };
+  // The slot of a data file of `size` bytes, mapped for its first map_len
+  // bytes when mmap_reads is on and the file can be mapped.
+  FileSlot NewFileSlot(std::unique_ptr<RandomAccessFile> file, uint64_t size,
+                       uint64_t map_len) const;
+  // Copies data file id's slot to *slot; false when there is none.
+  bool SlotFor(uint32_t id, FileSlot* slot) const;
   mutable std::shared_mutex files_mu_;
   std::map<uint32_t, FileSlot> files_;  // GUARDED_BY(files_mu_): every readable data file
   std::atomic<uint64_t> total_bytes_{0};

@@ -159,11 +159,13 @@ Status DecodeValue(const RecordHeader& h, std::string_view stored, std::string* 
     return Status::OK();
   }
   size_t n = 0;
+  std::string value;
   if (!snappy::GetUncompressedLength(stored.data(), stored.size(), &n) ||
       !PlausibleSnappyLength(n, stored.size()) ||
-      !snappy::Uncompress(stored.data(), stored.size(), out)) {
+      !snappy::Uncompress(stored.data(), stored.size(), &value)) {
     return Status::Corruption("bad snappy data");
   }
+  out->swap(value);
   return Status::OK();
 }
 
