@@ -331,8 +331,10 @@ Status DBImpl::Commit(Writer* w) {
     w->cv.wait_for(l, wait, [&] { return writers_.size() >= sync_concurrency_; });
     gathering_ = false;
   }
-  // Take the writers queued behind it.
-  std::vector<Writer*> group = BuildGroup(w);
+  // Take the writers queued behind it (into this thread's vector: no
+  // allocation per group).
+  thread_local std::vector<Writer*> group;
+  BuildGroup(w, &group);
   Status s = bg_error_;
   l.unlock();
   const auto start = std::chrono::steady_clock::now();
@@ -361,9 +363,10 @@ Status DBImpl::Commit(Writer* w) {
   return w->status;
 }
 
-std::vector<DBImpl::Writer*> DBImpl::BuildGroup(Writer* w) {
-  std::vector<Writer*> group{w};
-  if (w->leader_task || !w->streams.empty()) return group;
+void DBImpl::BuildGroup(Writer* w, std::vector<Writer*>* out) {
+  std::vector<Writer*>& group = *out;
+  group.assign(1, w);
+  if (w->leader_task || !w->streams.empty()) return;
   uint64_t bytes = w->records.size();
   for (size_t i = 1; i < writers_.size(); i++) {
     Writer* x = writers_[i];
@@ -384,13 +387,12 @@ std::vector<DBImpl::Writer*> DBImpl::BuildGroup(Writer* w) {
     group.push_back(x);
     bytes += x->records.size();
   }
-  return group;
 }
 
 Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
   uint64_t bytes = 0;
-  std::vector<std::string_view> pieces;
-  pieces.reserve(group.size());
+  thread_local std::vector<std::string_view> pieces;  // no allocation per group
+  pieces.clear();
   for (Writer* x : group) {
     if (x->conditions) CheckConditions(x);
     if (x->excluded || x->Size() == 0) continue;
@@ -543,6 +545,21 @@ bool DBImpl::SyncFor(WriteOptions::Sync s, bool store_default) const {
   return s == WriteOptions::Sync::kDefault ? store_default : s == WriteOptions::Sync::kAlways;
 }
 
+thread_local std::string DBImpl::ThreadBuffers::thread_records_;
+thread_local std::vector<DBImpl::PendingOp> DBImpl::ThreadBuffers::thread_ops_;
+
+DBImpl::ThreadBuffers::ThreadBuffers(Writer* w) : w_(w) {
+  w->records.swap(thread_records_);
+  w->ops.swap(thread_ops_);
+  w->records.clear();
+  w->ops.clear();
+}
+
+DBImpl::ThreadBuffers::~ThreadBuffers() {
+  if (w_->records.capacity() <= kMaxGroupBytes) w_->records.swap(thread_records_);
+  if (w_->ops.capacity() <= 1024) w_->ops.swap(thread_ops_);
+}
+
 Status DBImpl::Put(std::string_view key, std::string_view value) {
   return Put(WriteOptions(), key, value);
 }
@@ -579,6 +596,7 @@ Status DBImpl::Put(const WriteOptions& wo, std::string_view key, std::string_vie
   h.reserved = wo.mode;
   SetRecordOwner(wo.owner, &h);
   Writer w;
+  ThreadBuffers buffers(&w);
   w.sync = SyncFor(wo.sync, options_.sync_on_put);
   RecordHeader written = AppendRecord(&w.records, h, key, value, options_.compression_threshold);
   KeydirEntry e = EntryForRecord(written, static_cast<uint32_t>(value.size()));
@@ -596,6 +614,7 @@ Status DBImpl::Delete(const WriteOptions& wo, std::string_view key) {
   Status s = CheckKey(key);
   if (!s.ok()) return s;
   Writer w;
+  ThreadBuffers buffers(&w);
   w.sync = SyncFor(wo.sync, options_.sync_on_delete);
   bool absent;
   {

@@ -21,6 +21,8 @@
 // through a mapping: they are complete and below the file's size, and no
 // data file is truncated once mapped (recovery truncates a torn tail before
 // it maps the file), so such a read never touches a byte past the end.
+// Snapshots (iterators) read their files by pread: a snapshot may outlive a
+// Reopen whose recovery truncates the newest file's torn tail.
 //
 // Lock order: merge_mu_ -> queue_mu_ -> keydir_mu_ -> files_mu_; bg_mu_ is a
 // leaf. queue_mu_ is released before a leader does any I/O, and while it is
@@ -206,9 +208,24 @@ class DBImpl final : public DB {
     bool open_;
   };
 
+  // Lends a writer this thread's record and op buffers for one write, so that
+  // a put allocates nothing once they are warm; takes them back (unless
+  // grown large) when destroyed, after the writer's Commit has returned.
+  class ThreadBuffers {
+   public:
+    explicit ThreadBuffers(Writer* w);
+    ~ThreadBuffers();
+
+   private:
+    static thread_local std::string thread_records_;
+    static thread_local std::vector<PendingOp> thread_ops_;
+    Writer* w_;
+  };
+
   Status Commit(Writer* w);
-  // REQUIRES: queue_mu_ held, w at the front. The writers w leads.
-  std::vector<Writer*> BuildGroup(Writer* w);
+  // REQUIRES: queue_mu_ held, w at the front. Sets *group to the writers w
+  // leads.
+  void BuildGroup(Writer* w, std::vector<Writer*>* group);
   // REQUIRES: the caller is the queue's leader (it alone touches active_).
   Status AppendGroup(const std::vector<Writer*>& group, bool sync);
   // Checks a writer's conditions; sets excluded/failed when one fails.

@@ -103,8 +103,15 @@ RecordHeader AppendRecord(std::string* dst, RecordHeader h, std::string_view key
   }
   h.key_len = static_cast<uint32_t>(key.size());
   h.val_len = static_cast<uint32_t>(value.size() + table.size());
+  // The head is encoded in place: one (amortized) allocation of dst at most.
   const size_t start = dst->size();
-  dst->append(EncodeRecordHead(h, key));
+  const size_t head = kHeaderSize + key.size() + OwnerBytes(h.flags);
+  dst->reserve(start + static_cast<size_t>(h.RecordSize()));
+  dst->resize(start + head);
+  char* p = &(*dst)[start];
+  EncodeHeader(h, p);
+  std::copy(key.begin(), key.end(), p + kHeaderSize);
+  if (h.flags & kFlagOwner) EncodeOwner(h, p + kHeaderSize + key.size());
   dst->append(value.data(), value.size());
   dst->append(table);
   h.crc = Crc32(0, dst->data() + start + 4, dst->size() - start - 4);
