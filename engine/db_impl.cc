@@ -831,12 +831,21 @@ Status DBImpl::Lookup(std::string_view key, KeydirEntry* entry) {
   return Status::OK();
 }
 
+// Records up to this size are read through their file's mapping, larger ones
+// by pread: beside their copy the system call is small, and pread leaves no
+// pages of them counted in the process's resident size.
+constexpr uint64_t kMaxMappedRead = 64 << 10;
+
+bool DBImpl::Mapped(const FileSlot& slot, const KeydirEntry& e, uint64_t size) {
+  return size <= kMaxMappedRead && e.offset + size <= slot.map.size();
+}
+
 Status DBImpl::ReadEntry(std::string_view key, const KeydirEntry& e, std::string* buf,
                          RecordHeader* h, std::string_view* stored) {
   FileSlot slot;
   if (!SlotFor(e.file_id, &slot)) return Status::NotFound("data file gone");  // caller retries
   const uint64_t size = EntryRecordSize(key.size(), e);
-  if (e.offset + size <= slot.map.size()) {
+  if (Mapped(slot, e, size)) {
     const MappedRange range(slot.map, e.offset, e.offset + size);
     return AtRecord(e, ReadRecord(&range, e.offset, size, key, buf, h, stored));
   }
@@ -887,8 +896,7 @@ Status DBImpl::GetRange(std::string_view key, uint64_t offset, size_t n, std::st
     if (!SlotFor(e.file_id, &slot)) continue;  // merged away under us: look again
     const uint64_t size = EntryRecordSize(key.size(), e);
     const MappedRange range(slot.map, e.offset, e.offset + size);
-    const RandomAccessFile* file =
-        e.offset + size <= slot.map.size() ? &range : slot.file.get();
+    const RandomAccessFile* file = Mapped(slot, e, size) ? &range : slot.file.get();
     std::string out;
     s = AtRecord(e, ReadValueRange(file, e, key, offset, n, &out));
     if (s.ok()) value->swap(out);

@@ -15,9 +15,11 @@
 //
 // Memory maps: each data file is mapped once, when it enters files_ (the
 // active file for max_data_file_size bytes, so that appended records show
-// up in the mapping). A mapping lives as long as its RandomAccessFile, which
-// a reader holds (through its FileSlot copy) for the whole read, so a merge
-// may drop the file meanwhile. Only records the keydir points to are read
+// up in the mapping), and records of up to 64 KiB are read through it (larger
+// ones by pread: the system call is small beside their copy, and their pages
+// do not count in the process's resident size). A mapping lives as long as
+// its RandomAccessFile, which a reader holds (through its FileSlot copy) for
+// the whole read, so a merge may drop the file meanwhile. Only records the keydir points to are read
 // through a mapping: they are complete and below the file's size, and no
 // data file is truncated once mapped (recovery truncates a torn tail before
 // it maps the file), so such a read never touches a byte past the end.
@@ -328,6 +330,9 @@ class DBImpl final : public DB {
                        uint64_t map_len) const;
   // Copies data file id's slot to *slot; false when there is none.
   bool SlotFor(uint32_t id, FileSlot* slot) const;
+  // Whether e's record (size bytes) is read through slot's mapping: when the
+  // mapping covers it and it is small (larger records by pread).
+  static bool Mapped(const FileSlot& slot, const KeydirEntry& e, uint64_t size);
   mutable std::shared_mutex files_mu_;
   std::map<uint32_t, FileSlot> files_;  // GUARDED_BY(files_mu_): every readable data file
   std::atomic<uint64_t> total_bytes_{0};
