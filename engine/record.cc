@@ -54,11 +54,20 @@ void DecodeOwner(const char* src, RecordHeader* h) {
   h->gid = DecodeFixed32(src + 4);
 }
 
+namespace {
+
+// Writes the header, the key and (with kFlagOwner) the owner block at dst.
+void WriteRecordHead(const RecordHeader& h, std::string_view key, char* dst) {
+  EncodeHeader(h, dst);
+  std::copy(key.begin(), key.end(), dst + kHeaderSize);
+  if (h.flags & kFlagOwner) EncodeOwner(h, dst + kHeaderSize + key.size());
+}
+
+}  // namespace
+
 std::string EncodeRecordHead(const RecordHeader& h, std::string_view key) {
   std::string head(kHeaderSize + key.size() + OwnerBytes(h.flags), '\0');
-  EncodeHeader(h, head.data());
-  std::copy(key.begin(), key.end(), head.begin() + kHeaderSize);
-  if (h.flags & kFlagOwner) EncodeOwner(h, head.data() + kHeaderSize + key.size());
+  WriteRecordHead(h, key, head.data());
   return head;
 }
 
@@ -105,13 +114,9 @@ RecordHeader AppendRecord(std::string* dst, RecordHeader h, std::string_view key
   h.val_len = static_cast<uint32_t>(value.size() + table.size());
   // The head is encoded in place: one (amortized) allocation of dst at most.
   const size_t start = dst->size();
-  const size_t head = kHeaderSize + key.size() + OwnerBytes(h.flags);
   dst->reserve(start + static_cast<size_t>(h.RecordSize()));
-  dst->resize(start + head);
-  char* p = &(*dst)[start];
-  EncodeHeader(h, p);
-  std::copy(key.begin(), key.end(), p + kHeaderSize);
-  if (h.flags & kFlagOwner) EncodeOwner(h, p + kHeaderSize + key.size());
+  dst->resize(start + static_cast<size_t>(h.ValueOffset()));
+  WriteRecordHead(h, key, &(*dst)[start]);
   dst->append(value.data(), value.size());
   dst->append(table);
   h.crc = Crc32(0, dst->data() + start + 4, dst->size() - start - 4);
