@@ -337,12 +337,15 @@ Status DBImpl::Commit(Writer* w) {
   BuildGroup(w, &group);
   Status s = bg_error_;
   l.unlock();
-  const auto start = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  const bool timed = w->sync && plain;  // only synced groups are timed: no clock per put
+  const Clock::time_point start = timed ? Clock::now() : Clock::time_point();
   if (s.ok()) s = w->leader_task ? w->leader_task() : AppendGroup(group, w->sync);
-  const int64_t took = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           std::chrono::steady_clock::now() - start).count();
+  const int64_t took =
+      timed ? std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count()
+            : 0;
   l.lock();
-  if (w->sync && plain) {
+  if (timed) {
     sync_concurrency_ = std::max<size_t>(queue_peak_, 1);
     last_sync_group_ns_ = took;
   }
@@ -358,7 +361,7 @@ Status DBImpl::Commit(Writer* w) {
     x->done = true;
     if (x != w) x->cv.notify_one();
   }
-  if (w->sync && plain) queue_peak_ = writers_.size();  // counted afresh for the next group
+  if (timed) queue_peak_ = writers_.size();  // counted afresh for the next group
   if (!writers_.empty()) writers_.front()->cv.notify_one();
   return w->status;
 }
