@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 #include "coding.h"
 #include "crc32.h"
@@ -269,6 +270,18 @@ bool FindValidRecordAfter(const RandomAccessFile* file, uint64_t file_size, uint
     if (got.size() < kWindow) break;
   }
   return false;
+}
+
+Status MappedRange::Read(uint64_t offset, size_t n, char* scratch,
+                        std::string_view* result) const {
+  if (offset < begin_ || offset >= end_) {
+    *result = std::string_view();
+    return Status::OK();
+  }
+  const size_t len = static_cast<size_t>(std::min<uint64_t>(n, end_ - offset));
+  std::memcpy(scratch, map_.data() + offset, len);
+  *result = std::string_view(scratch, len);
+  return Status::OK();
 }
 
 Status ReadRecord(const RandomAccessFile* file, uint64_t offset, uint64_t size,

@@ -6,6 +6,7 @@
 #ifndef BITGASK_ENGINE_DATA_FILE_H_
 #define BITGASK_ENGINE_DATA_FILE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -118,6 +119,23 @@ inline uint64_t EntryValueOffset(size_t keylen, const KeydirEntry& e) {
 inline uint64_t EntryRecordSize(size_t keylen, const KeydirEntry& e) {
   return EntryValueOffset(keylen, e) + e.disk_len;
 }
+
+// Serves reads of bytes [begin, end) of a data file from its memory map
+// (RandomAccessFile::Map) by copying them: no system call. A read outside
+// that range is cut short to it, so nothing else of the mapping is touched.
+// For a range the keydir vouches for (a complete record, below the file's
+// size). The mapping must outlive this object.
+class MappedRange final : public RandomAccessFile {
+ public:
+  MappedRange(std::string_view map, uint64_t begin, uint64_t end)
+      : map_(map), begin_(begin), end_(std::min<uint64_t>(end, map.size())) {}
+  Status Read(uint64_t offset, size_t n, char* scratch, std::string_view* result) const override;
+
+ private:
+  std::string_view map_;
+  uint64_t begin_;
+  uint64_t end_;
+};
 
 // Reads the record at offset (header + key + owner + value, `size` bytes) and checks
 // it: Corruption if the CRC fails or the key differs from `key`.

@@ -234,7 +234,10 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint) {
     }
     if (!newest && options_.use_hint_files) ScheduleHint(id);
   }
-  files_[id] = FileSlot{std::shared_ptr<RandomAccessFile>(std::move(file)), size};
+  // Mapped only now, after any truncation above. The newest file may become
+  // the active one: its mapping leaves room for appends.
+  files_[id] = NewFileSlot(std::move(file), size,
+                           newest ? std::max(size, options_.max_data_file_size) : size);
   total_bytes_ += size;
   return Status::OK();
 }
@@ -354,16 +357,21 @@ Status DBImpl::Commit(Writer* w) {
     w->cv.wait_for(l, wait, [&] { return writers_.size() >= sync_concurrency_; });
     gathering_ = false;
   }
-  // Take the writers queued behind it.
-  std::vector<Writer*> group = BuildGroup(w);
+  // Take the writers queued behind it (into this thread's vector: no
+  // allocation per group).
+  thread_local std::vector<Writer*> group;
+  BuildGroup(w, &group);
   Status s = bg_error_;
   l.unlock();
-  const auto start = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  const bool timed = w->sync && plain;  // only synced groups are timed: no clock per put
+  const Clock::time_point start = timed ? Clock::now() : Clock::time_point();
   if (s.ok()) s = w->leader_task ? w->leader_task() : AppendGroup(group, w->sync);
-  const int64_t took = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                           std::chrono::steady_clock::now() - start).count();
+  const int64_t took =
+      timed ? std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count()
+            : 0;
   l.lock();
-  if (w->sync && plain) {
+  if (timed) {
     sync_concurrency_ = std::max<size_t>(queue_peak_, 1);
     last_sync_group_ns_ = took;
   }
@@ -379,14 +387,15 @@ Status DBImpl::Commit(Writer* w) {
     x->done = true;
     if (x != w) x->cv.notify_one();
   }
-  if (w->sync && plain) queue_peak_ = writers_.size();  // counted afresh for the next group
+  if (timed) queue_peak_ = writers_.size();  // counted afresh for the next group
   if (!writers_.empty()) writers_.front()->cv.notify_one();
   return w->status;
 }
 
-std::vector<DBImpl::Writer*> DBImpl::BuildGroup(Writer* w) {
-  std::vector<Writer*> group{w};
-  if (w->leader_task || !w->streams.empty()) return group;
+void DBImpl::BuildGroup(Writer* w, std::vector<Writer*>* out) {
+  std::vector<Writer*>& group = *out;
+  group.assign(1, w);
+  if (w->leader_task || !w->streams.empty()) return;
   uint64_t bytes = w->records.size();
   for (size_t i = 1; i < writers_.size(); i++) {
     Writer* x = writers_[i];
@@ -407,13 +416,12 @@ std::vector<DBImpl::Writer*> DBImpl::BuildGroup(Writer* w) {
     group.push_back(x);
     bytes += x->records.size();
   }
-  return group;
 }
 
 Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
   uint64_t bytes = 0;
-  std::vector<std::string_view> pieces;
-  pieces.reserve(group.size());
+  thread_local std::vector<std::string_view> pieces;  // no allocation per group
+  pieces.clear();
   for (Writer* x : group) {
     if (x->conditions) CheckConditions(x);
     if (x->excluded || x->Size() == 0) continue;
@@ -533,7 +541,7 @@ Status DBImpl::Rotate() {
   next_file_id_ = id + 1;
   {
     std::unique_lock<std::shared_mutex> fl(files_mu_);
-    files_[id] = FileSlot{std::shared_ptr<RandomAccessFile>(std::move(reader)), 0};
+    files_[id] = NewFileSlot(std::move(reader), 0, options_.max_data_file_size);
   }
   active_ = std::move(file);
   active_id_ = id;
@@ -565,6 +573,21 @@ int64_t DBImpl::ExpiryFor(const WriteOptions& wo, int64_t now) const {
 
 bool DBImpl::SyncFor(WriteOptions::Sync s, bool store_default) const {
   return s == WriteOptions::Sync::kDefault ? store_default : s == WriteOptions::Sync::kAlways;
+}
+
+thread_local std::string DBImpl::ThreadBuffers::thread_records_;
+thread_local std::vector<DBImpl::PendingOp> DBImpl::ThreadBuffers::thread_ops_;
+
+DBImpl::ThreadBuffers::ThreadBuffers(Writer* w) : w_(w) {
+  w->records.swap(thread_records_);
+  w->ops.swap(thread_ops_);
+  w->records.clear();
+  w->ops.clear();
+}
+
+DBImpl::ThreadBuffers::~ThreadBuffers() {
+  if (w_->records.capacity() <= kMaxGroupBytes) w_->records.swap(thread_records_);
+  if (w_->ops.capacity() <= 1024) w_->ops.swap(thread_ops_);
 }
 
 Status DBImpl::Put(std::string_view key, std::string_view value) {
@@ -603,6 +626,7 @@ Status DBImpl::Put(const WriteOptions& wo, std::string_view key, std::string_vie
   h.reserved = wo.mode;
   SetRecordOwner(wo.owner, &h);
   Writer w;
+  ThreadBuffers buffers(&w);
   w.sync = SyncFor(wo.sync, options_.sync_on_put);
   RecordHeader written = AppendRecord(&w.records, h, key, value, options_.compression_threshold);
   KeydirEntry e = EntryForRecord(written, static_cast<uint32_t>(value.size()));
@@ -620,6 +644,7 @@ Status DBImpl::Delete(const WriteOptions& wo, std::string_view key) {
   Status s = CheckKey(key);
   if (!s.ok()) return s;
   Writer w;
+  ThreadBuffers buffers(&w);
   w.sync = SyncFor(wo.sync, options_.sync_on_delete);
   bool absent;
   {
@@ -809,25 +834,52 @@ std::shared_ptr<RandomAccessFile> DBImpl::FileFor(uint32_t id) const {
   return it == files_.end() ? nullptr : it->second.file;
 }
 
+DBImpl::FileSlot DBImpl::NewFileSlot(std::unique_ptr<RandomAccessFile> file, uint64_t size,
+                                     uint64_t map_len) const {
+  std::string_view map = options_.mmap_reads ? file->Map(map_len) : std::string_view();
+  return FileSlot{std::shared_ptr<RandomAccessFile>(std::move(file)), size, map};
+}
+
+bool DBImpl::SlotFor(uint32_t id, FileSlot* slot) const {
+  std::shared_lock<std::shared_mutex> l(files_mu_);
+  auto it = files_.find(id);
+  if (it == files_.end()) return false;
+  *slot = it->second;
+  return true;
+}
+
 Status DBImpl::Lookup(std::string_view key, KeydirEntry* entry) {
   if (closed_) return Status::Closed("the store is closed");
   {
     std::shared_lock<std::shared_mutex> l(keydir_mu_);
     if (!keydir_.Get(key, entry)) return Status::NotFound("key not found");
   }
-  if (IsExpired(*entry, env_->NowUnixNanos())) {
+  if (entry->expires != 0 && IsExpired(*entry, env_->NowUnixNanos())) {
     DropExpired(key, *entry);
     return Status::Expired("key expired");
   }
   return Status::OK();
 }
 
+// Records up to this size are read through their file's mapping, larger ones
+// by pread: beside their copy the system call is small, and pread leaves no
+// pages of them counted in the process's resident size.
+constexpr uint64_t kMaxMappedRead = 64 << 10;
+
+bool DBImpl::Mapped(const FileSlot& slot, const KeydirEntry& e, uint64_t size) {
+  return size <= kMaxMappedRead && e.offset + size <= slot.map.size();
+}
+
 Status DBImpl::ReadEntry(std::string_view key, const KeydirEntry& e, std::string* buf,
                          RecordHeader* h, std::string_view* stored) {
-  std::shared_ptr<RandomAccessFile> file = FileFor(e.file_id);
-  if (!file) return Status::NotFound("data file gone");  // merged away; caller retries
-  return AtRecord(e, ReadRecord(file.get(), e.offset, EntryRecordSize(key.size(), e), key, buf, h,
-                                stored));
+  FileSlot slot;
+  if (!SlotFor(e.file_id, &slot)) return Status::NotFound("data file gone");  // caller retries
+  const uint64_t size = EntryRecordSize(key.size(), e);
+  if (Mapped(slot, e, size)) {
+    const MappedRange range(slot.map, e.offset, e.offset + size);
+    return AtRecord(e, ReadRecord(&range, e.offset, size, key, buf, h, stored));
+  }
+  return AtRecord(e, ReadRecord(slot.file.get(), e.offset, size, key, buf, h, stored));
 }
 
 Status DBImpl::AtRecord(const KeydirEntry& e, const Status& s) const {
@@ -852,10 +904,8 @@ Status DBImpl::Get(std::string_view key, std::string* value) {
     s = ReadEntry(key, e, &buf, &h, &stored);
     if (s.IsNotFound()) continue;  // the file was merged away under us: look again
     if (!s.ok()) return s;
-    std::string out;
-    s = DecodeValue(h, stored, &out);
+    s = DecodeValue(h, stored, value);  // into the caller's buffer; unchanged on failure
     if (!s.ok()) return s;
-    value->swap(out);
     if (buf.capacity() > (4u << 20)) std::string().swap(buf);  // don't keep huge buffers
     return Status::OK();
   }
@@ -872,10 +922,13 @@ Status DBImpl::GetRange(std::string_view key, uint64_t offset, size_t n, std::st
     KeydirEntry e;
     s = Lookup(key, &e);
     if (!s.ok()) return s;
-    std::shared_ptr<RandomAccessFile> file = FileFor(e.file_id);
-    if (!file) continue;  // merged away under us: look again
+    FileSlot slot;
+    if (!SlotFor(e.file_id, &slot)) continue;  // merged away under us: look again
+    const uint64_t size = EntryRecordSize(key.size(), e);
+    const MappedRange range(slot.map, e.offset, e.offset + size);
+    const RandomAccessFile* file = Mapped(slot, e, size) ? &range : slot.file.get();
     std::string out;
-    s = AtRecord(e, ReadValueRange(file.get(), e, key, offset, n, &out));
+    s = AtRecord(e, ReadValueRange(file, e, key, offset, n, &out));
     if (s.ok()) value->swap(out);
     return s;
   }

@@ -9,8 +9,22 @@
 // briefly, for as many writers as the last synced group had (see Commit). After a failed write or fsync every later
 // write fails until the store is reopened.
 //
-// Read path: keydir lookup under the shared lock, then one pread of the record
-// with no lock held; writers hold the keydir lock only to apply a group.
+// Read path: keydir lookup under the shared lock, then the record is copied
+// with no lock held: from the data file's memory map (Options::mmap_reads) or
+// by one pread; writers hold the keydir lock only to apply a group.
+//
+// Memory maps: each data file is mapped once, when it enters files_ (the
+// active file for max_data_file_size bytes, so that appended records show
+// up in the mapping), and records of up to 64 KiB are read through it (larger
+// ones by pread: the system call is small beside their copy, and their pages
+// do not count in the process's resident size). A mapping lives as long as
+// its RandomAccessFile, which a reader holds (through its FileSlot copy) for
+// the whole read, so a merge may drop the file meanwhile. Only records the keydir points to are read
+// through a mapping: they are complete and below the file's size, and no
+// data file is truncated once mapped (recovery truncates a torn tail before
+// it maps the file), so such a read never touches a byte past the end.
+// Snapshots (iterators) read their files by pread: a snapshot may outlive a
+// Reopen whose recovery truncates the newest file's torn tail.
 //
 // Lock order: merge_mu_ -> queue_mu_ -> keydir_mu_ -> files_mu_; bg_mu_ is a
 // leaf. queue_mu_ is released before a leader does any I/O, and while it is
@@ -204,9 +218,24 @@ class DBImpl final : public DB {
     bool open_;
   };
 
+  // Lends a writer this thread's record and op buffers for one write, so that
+  // a put allocates nothing once they are warm; takes them back (unless
+  // grown large) when destroyed, after the writer's Commit has returned.
+  class ThreadBuffers {
+   public:
+    explicit ThreadBuffers(Writer* w);
+    ~ThreadBuffers();
+
+   private:
+    static thread_local std::string thread_records_;
+    static thread_local std::vector<PendingOp> thread_ops_;
+    Writer* w_;
+  };
+
   Status Commit(Writer* w);
-  // REQUIRES: queue_mu_ held, w at the front. The writers w leads.
-  std::vector<Writer*> BuildGroup(Writer* w);
+  // REQUIRES: queue_mu_ held, w at the front. Sets *group to the writers w
+  // leads.
+  void BuildGroup(Writer* w, std::vector<Writer*>* group);
   // REQUIRES: the caller is the queue's leader (it alone touches active_).
   Status AppendGroup(const std::vector<Writer*>& group, bool sync);
   // Checks a writer's conditions; sets excluded/failed when one fails.
@@ -301,7 +330,17 @@ class DBImpl final : public DB {
   struct FileSlot {
     std::shared_ptr<RandomAccessFile> file;
     uint64_t size;
+    std::string_view map;  // file's memory map, or empty; alive as long as file
   };
+  // The slot of a data file of `size` bytes, mapped for its first map_len
+  // bytes when mmap_reads is on and the file can be mapped.
+  FileSlot NewFileSlot(std::unique_ptr<RandomAccessFile> file, uint64_t size,
+                       uint64_t map_len) const;
+  // Copies data file id's slot to *slot; false when there is none.
+  bool SlotFor(uint32_t id, FileSlot* slot) const;
+  // Whether e's record (size bytes) is read through slot's mapping: when the
+  // mapping covers it and it is small (larger records by pread).
+  static bool Mapped(const FileSlot& slot, const KeydirEntry& e, uint64_t size);
   mutable std::shared_mutex files_mu_;
   std::map<uint32_t, FileSlot> files_;  // GUARDED_BY(files_mu_): every readable data file
   std::atomic<uint64_t> total_bytes_{0};

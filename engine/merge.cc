@@ -197,7 +197,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
     if (!st.ok()) return st;
     {
       std::unique_lock<std::shared_mutex> fl(files_mu_);
-      files_[out_id] = FileSlot{std::shared_ptr<RandomAccessFile>(std::move(reader)), size};
+      files_[out_id] = NewFileSlot(std::move(reader), size, size);
     }
     total_bytes_ += size;
     for (size_t i = 0; i < moved.size(); i += kSwapChunk) {

@@ -54,11 +54,20 @@ void DecodeOwner(const char* src, RecordHeader* h) {
   h->gid = DecodeFixed32(src + 4);
 }
 
+namespace {
+
+// Writes the header, the key and (with kFlagOwner) the owner block at dst.
+void WriteRecordHead(const RecordHeader& h, std::string_view key, char* dst) {
+  EncodeHeader(h, dst);
+  std::copy(key.begin(), key.end(), dst + kHeaderSize);
+  if (h.flags & kFlagOwner) EncodeOwner(h, dst + kHeaderSize + key.size());
+}
+
+}  // namespace
+
 std::string EncodeRecordHead(const RecordHeader& h, std::string_view key) {
   std::string head(kHeaderSize + key.size() + OwnerBytes(h.flags), '\0');
-  EncodeHeader(h, head.data());
-  std::copy(key.begin(), key.end(), head.begin() + kHeaderSize);
-  if (h.flags & kFlagOwner) EncodeOwner(h, head.data() + kHeaderSize + key.size());
+  WriteRecordHead(h, key, head.data());
   return head;
 }
 
@@ -103,8 +112,11 @@ RecordHeader AppendRecord(std::string* dst, RecordHeader h, std::string_view key
   }
   h.key_len = static_cast<uint32_t>(key.size());
   h.val_len = static_cast<uint32_t>(value.size() + table.size());
+  // The head is encoded in place: one (amortized) allocation of dst at most.
   const size_t start = dst->size();
-  dst->append(EncodeRecordHead(h, key));
+  dst->reserve(start + static_cast<size_t>(h.RecordSize()));
+  dst->resize(start + static_cast<size_t>(h.ValueOffset()));
+  WriteRecordHead(h, key, &(*dst)[start]);
   dst->append(value.data(), value.size());
   dst->append(table);
   h.crc = Crc32(0, dst->data() + start + 4, dst->size() - start - 4);
@@ -159,11 +171,13 @@ Status DecodeValue(const RecordHeader& h, std::string_view stored, std::string* 
     return Status::OK();
   }
   size_t n = 0;
+  std::string value;
   if (!snappy::GetUncompressedLength(stored.data(), stored.size(), &n) ||
       !PlausibleSnappyLength(n, stored.size()) ||
-      !snappy::Uncompress(stored.data(), stored.size(), out)) {
+      !snappy::Uncompress(stored.data(), stored.size(), &value)) {
     return Status::Corruption("bad snappy data");
   }
+  out->swap(value);
   return Status::OK();
 }
 

@@ -120,7 +120,8 @@ Status ParseRecord(std::string_view record, RecordHeader* h, std::string_view* k
                    std::string_view* stored_value);
 
 // Turns a stored value into the logical one (decompressing, or dropping the
-// block checksums, as needed).
+// block checksums, as needed). *out is left unchanged on failure, and its
+// capacity is reused.
 Status DecodeValue(const RecordHeader& h, std::string_view stored, std::string* out);
 
 // For a value stored with block checksums: its logical length from the

@@ -26,6 +26,9 @@ TEST(OptionText, SetsEachKind) {
   EXPECT_DOUBLE_EQ(o.merge_trigger_ratio, 0.25);
   ASSERT_TRUE(SetOptionFromString(&o, "max_key_size", "100").ok());
   EXPECT_EQ(o.max_key_size, 100u);
+  EXPECT_TRUE(o.mmap_reads);
+  ASSERT_TRUE(SetOptionFromString(&o, "mmap_reads", "off").ok());
+  EXPECT_FALSE(o.mmap_reads);
 }
 
 TEST(OptionText, RejectsBadInputAndKeepsTheOldValue) {
@@ -59,7 +62,7 @@ TEST(OptionText, RejectsBadInputAndKeepsTheOldValue) {
 }
 
 TEST(OptionText, EveryNameIsSettable) {
-  EXPECT_EQ(OptionNames().size(), 17u);
+  EXPECT_EQ(OptionNames().size(), 18u);
   for (const std::string& name : OptionNames()) {
     Options o;
     // "0" is a valid text for every option except the bounded sizes.

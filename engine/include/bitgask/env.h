@@ -41,6 +41,18 @@ class RandomAccessFile {
   // read (fewer than n only at the end of the file).
   virtual Status Read(uint64_t offset, size_t n, char* scratch,
                       std::string_view* result) const = 0;
+  // Maps the file's first len bytes into memory (len may reach past the
+  // file's current end, for a file still being appended to) and returns
+  // them, or returns an empty view when this file cannot be mapped (the
+  // default: a wrapper that must see every read does not map). The mapping
+  // lives as long as this object; call Map once, before sharing the object.
+  // A byte may be read through the mapping only while it is below the file's
+  // size: past the end (after a truncation, say), or on an I/O error of the
+  // disk, the read raises SIGBUS instead of failing.
+  virtual std::string_view Map(uint64_t len) {
+    (void)len;
+    return std::string_view();
+  }
 };
 
 // An exclusive lock on a file, released when destroyed.

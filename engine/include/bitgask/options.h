@@ -54,6 +54,15 @@ struct Options {
   // Scan (and check) every data file at open instead of reading hints.
   bool validate_on_open = false;
 
+  // Point reads (Get, GetRange) of records up to 64 KiB copy them out of a
+  // read-only memory map of each data file instead of calling pread: no
+  // system call per read. The record's CRC is checked all the same. The
+  // pages read so count in the process's resident size (page cache, not
+  // heap). The cost: should the disk fail to read a page that is not
+  // cached, the process gets SIGBUS instead of an IOError. Off: every read
+  // is a pread.
+  bool mmap_reads = true;
+
   // How long Open waits for another process to release the store's lock.
   // 0 fails at once.
   std::chrono::milliseconds lock_timeout{0};
