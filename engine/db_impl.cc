@@ -357,9 +357,10 @@ Status DBImpl::Commit(Writer* w) {
     w->cv.wait_for(l, wait, [&] { return writers_.size() >= sync_concurrency_; });
     gathering_ = false;
   }
-  // Take the writers queued behind it (into this thread's vector: no
-  // allocation per group).
-  thread_local std::vector<Writer*> group;
+  // Take the writers queued behind it (into the leader's vector: no
+  // allocation per group; not a thread_local, which is gone when a DB is
+  // closed by a static destructor at exit).
+  std::vector<Writer*>& group = leader_group_;
   BuildGroup(w, &group);
   Status s = bg_error_;
   l.unlock();
@@ -420,7 +421,7 @@ void DBImpl::BuildGroup(Writer* w, std::vector<Writer*>* out) {
 
 Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
   uint64_t bytes = 0;
-  thread_local std::vector<std::string_view> pieces;  // no allocation per group
+  std::vector<std::string_view>& pieces = leader_pieces_;  // no allocation per group
   pieces.clear();
   for (Writer* x : group) {
     if (x->conditions) CheckConditions(x);

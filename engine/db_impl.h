@@ -314,6 +314,8 @@ class DBImpl final : public DB {
   std::atomic<int> calls_{0};  // public calls in progress (CallGuard)
 
   // Owned by the queue's leader.
+  std::vector<Writer*> leader_group_;            // Commit: the group it leads
+  std::vector<std::string_view> leader_pieces_;  // AppendGroup: what it writes
   std::unique_ptr<WritableFile> active_;
   uint32_t active_id_ = 0;
   uint32_t next_file_id_ = 1;
