@@ -1,6 +1,7 @@
 #!/bin/sh
-# The kernel may cache entries and attributes for an hour (docs/Filesystem.md,
-# "Cache timeouts"): every change that does not go through the mount's own
+# The kernel may cache entries and attributes (1 s now, meant to be far
+# longer; docs/Filesystem.md, fs/bitgask_fs.h "Cache timeouts"): every
+# change that does not go through the mount's own
 # FUSE requests must still show at once, or when a key expires. Each check
 # first makes the kernel cache the path, then changes it through another
 # door (RESP, the TTL attribute, an expiry) and looks again. About 12 s.
