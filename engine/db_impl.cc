@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <limits>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "coding.h"
 #include "hint_file.h"
@@ -335,14 +338,44 @@ void DBImpl::DropExpired(std::string_view key, const KeydirEntry& seen) {
 
 // --------------------------------------------------------------- write path
 
+namespace {
+
+// Wakes a thread in Wait on `word` (a private futex). Safe on a word whose
+// owner has already returned: the kernel only hashes the address, and every
+// waiter looks at its word again after waking.
+void Wake(std::atomic<uint32_t>* word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+// Returns the first value of `word` other than `seen`, sleeping until then.
+uint32_t WaitWhile(std::atomic<uint32_t>* word, uint32_t seen) {
+  uint32_t v;
+  while ((v = word->load(std::memory_order_acquire)) == seen) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, seen, nullptr,
+            nullptr, 0);
+  }
+  return v;
+}
+
+// Sets a queued writer's state and wakes it.
+void Release(std::atomic<uint32_t>* state, uint32_t value) {
+  state->store(value, std::memory_order_release);
+  Wake(state);
+}
+
+}  // namespace
+
 Status DBImpl::Commit(Writer* w) {
   std::unique_lock<std::mutex> l(queue_mu_);
   if (closed_ && !w->internal) return Status::Closed("the store is closed");
   writers_.push_back(w);
   queue_peak_ = std::max(queue_peak_, writers_.size());
-  if (gathering_ && writers_.size() >= sync_concurrency_) writers_.front()->cv.notify_one();
-  while (!w->done && w != writers_.front()) w->cv.wait(l);
-  if (w->done) return w->status;
+  if (gathering_ && writers_.size() >= sync_concurrency_) gather_cv_.notify_one();
+  if (w != writers_.front()) {
+    l.unlock();
+    if (WaitWhile(&w->state, Writer::kWaiting) == Writer::kDone) return w->status;
+    l.lock();  // kLead: the leader before it made it the front
+  }
 
   // This writer leads. A synced group is worth waiting for: the writers of
   // the last one were woken when it ended and are on their way back (a
@@ -354,7 +387,7 @@ Status DBImpl::Commit(Writer* w) {
   if (w->sync && plain && writers_.size() < sync_concurrency_) {
     const auto wait = std::chrono::nanoseconds(std::min<int64_t>(last_sync_group_ns_ / 2, 1000000));
     gathering_ = true;
-    w->cv.wait_for(l, wait, [&] { return writers_.size() >= sync_concurrency_; });
+    gather_cv_.wait_for(l, wait, [&] { return writers_.size() >= sync_concurrency_; });
     gathering_ = false;
   }
   // Take the writers queued behind it (into the leader's vector: no
@@ -382,15 +415,29 @@ Status DBImpl::Commit(Writer* w) {
     Log().error("{}: {}", root_, bg_error_.ToString());
     s = bg_error_;
   }
+  // Hand the queue to the next leader first, then release this group's
+  // writers outside the lock (leader_group_ belongs to the next leader as
+  // soon as the lock is dropped, so the followers are copied out; the rare
+  // group larger than the copy releases the rest under the lock).
+  constexpr size_t kReleaseBatch = 64;
+  Writer* followers[kReleaseBatch];
+  size_t n = 0;
   for (Writer* x : group) {
     writers_.pop_front();
     x->status = x->excluded ? x->failed : s;
-    x->done = true;
-    if (x != w) x->cv.notify_one();
+    if (x == w) continue;
+    if (n < kReleaseBatch) {
+      followers[n++] = x;
+    } else {
+      Release(&x->state, Writer::kDone);
+    }
   }
   if (timed) queue_peak_ = writers_.size();  // counted afresh for the next group
-  if (!writers_.empty()) writers_.front()->cv.notify_one();
-  return w->status;
+  if (!writers_.empty()) Release(&writers_.front()->state, Writer::kLead);
+  const Status result = w->status;
+  l.unlock();
+  for (size_t i = 0; i < n; i++) Release(&followers[i]->state, Writer::kDone);
+  return result;
 }
 
 void DBImpl::BuildGroup(Writer* w, std::vector<Writer*>* out) {

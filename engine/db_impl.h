@@ -196,9 +196,13 @@ class DBImpl final : public DB {
     // Work that must run as the only writer (rotation for merge and backup,
     // DeleteAll): run by the leader in a group of its own.
     std::function<Status()> leader_task;
-    bool done = false;
+    // How the leader releases a queued writer (Commit): kWaiting until its
+    // group is written (kDone, `status` set) or it is to lead (kLead). Set
+    // with release order, waited on as a futex: a released writer never
+    // takes queue_mu_ again to return.
+    enum : uint32_t { kWaiting = 0, kDone = 1, kLead = 2 };
+    std::atomic<uint32_t> state{kWaiting};
     Status status;
-    std::condition_variable cv;
   };
 
   // Registers a public call in progress for its lifetime; false when the
@@ -306,6 +310,7 @@ class DBImpl final : public DB {
   // last synced group began, how many that was for the last synced group,
   // how long that group's write and fsync took, and whether a leader is
   // waiting for writers to join.  All GUARDED_BY(queue_mu_).
+  std::condition_variable gather_cv_;  // a gathering leader waits on it
   size_t queue_peak_ = 0;
   size_t sync_concurrency_ = 1;
   int64_t last_sync_group_ns_ = 0;
