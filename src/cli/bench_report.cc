@@ -83,7 +83,8 @@ std::string BenchHeader(const BenchSetup& s) {
                 "settings: %s\n"
                 "store: %s%s%s\n",
                 s.target.c_str(), static_cast<unsigned long long>(c.num), c.key_size,
-                c.value_size, c.threads, c.sync ? "on" : "off", s.settings.c_str(),
+                c.value_size, c.threads, c.sync ? "on" : "off (fillsync syncs every write)",
+                s.settings.c_str(),
                 s.dir.c_str(), s.dir_note.empty() ? "" : " -- ", s.dir_note.c_str());
   std::string out = buf;
   std::snprintf(buf, sizeof(buf), "%-13s %10s %12s %8s %10s %10s %10s %10s  %s\n", "workload",
