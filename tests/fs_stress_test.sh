@@ -31,7 +31,7 @@ stop_all() {
 }
 # cleanup (fs_lib.sh) unmounts; stop the workers first.
 trap 'stop_all; cleanup' EXIT
-trap 'exit 1' HUP INT TERM
+trap 'exit 1' HUP INT TERM PIPE
 
 if [ -w /proc/sys/vm/drop_caches ]; then
   ( while :; do echo 2 > /proc/sys/vm/drop_caches; sleep 0.05; done ) &

@@ -8,8 +8,8 @@
 // files, renames them (over another of its files or not, in and out of its
 // directory), renames its directory away and back, unlinks files (some
 // while it holds them open), chmods them, and checks after every step that
-// stat (type, permissions, size), a read of the contents and a chmod agree
-// with the model. Any difference is a failure: the kernel may cache every
+// stat (type, permissions, size) and a read of the contents agree with the
+// model (each op must succeed too). Any difference is a failure: the kernel may cache every
 // entry for an hour, so a stale binding between a cached entry and the
 // mount's inode table shows as ENOENT or as another file's contents.
 // A prober looks up the names of owners 0..IDS-1 at random (stat, open and
