@@ -185,19 +185,28 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint) {
   // them); SweepExpired drops the rest once every file is read.
   auto apply = [&](LogOp& op) { ApplyOp(op.key, op.kind, op.meta_mask, op.entry); };
   bool loaded = false;
-  if (!newest && has_hint && options_.use_hint_files && !options_.validate_on_open) {
+  if (has_hint && options_.use_hint_files && !options_.validate_on_open) {
     // A hint entry must describe a record inside the data file: reads size
     // their buffers by its lengths, so one that does not fit (damage behind a
     // valid checksum) rejects the hint rather than reaching a read.
-    bool fits = true;
-    s = ReadHintFile(env_, HintFileName(data_dir_, id), id, [&](LogOp& op) {
-      fits = fits && op.record_size <= size && op.entry.offset <= size - op.record_size &&
+    auto fits = [size](const LogOp& op) {
+      return op.record_size <= size && op.entry.offset <= size - op.record_size &&
              (op.kind != LogOp::kPut ||
               op.record_size == EntryRecordSize(op.key.size(), op.entry));
-      if (fits) apply(op);
-    });
-    if (s.ok() && !fits) {
-      s = Status::Corruption(HintFileName(data_dir_, id) + ": an entry does not fit its data file");
+    };
+    const std::string hint_path = HintFileName(data_dir_, id);
+    HintFileReader hint;
+    s = hint.Open(env_, hint_path);
+    if (s.ok() && newest) s = CheckHintCoversFile(hint, file.get(), id, size, fits);
+    bool all_fit = true;
+    if (s.ok()) {
+      s = hint.ForEach(id, [&](LogOp& op) {
+        all_fit = all_fit && fits(op);
+        if (all_fit) apply(op);
+      });
+    }
+    if (s.ok() && !all_fit) {
+      s = Status::Corruption(hint_path + ": an entry does not fit its data file");
     }
     if (s.ok()) {
       loaded = true;
@@ -239,6 +248,41 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint) {
   files_[id] = NewFileSlot(std::move(file), size,
                            newest ? std::max(size, options_.max_data_file_size) : size);
   total_bytes_ += size;
+  return Status::OK();
+}
+
+// The newest data file has a hint only when a clean Close wrote it (the hint
+// is removed before the file is appended to again). It is used only when its
+// records reach to the file's end, or to a batch's commit record that ends the
+// file (a commit has no entry of its own; a stale hint cannot be followed by a
+// commit alone, because a batch's records precede its commit). A hint written
+// before the file grew, or for a longer file since cut short, is refused
+// before any of its entries is applied: a scan of the newest file may truncate
+// a torn tail, and applied entries must not point into it.
+Status DBImpl::CheckHintCoversFile(const HintFileReader& hint, const RandomAccessFile* file,
+                                   uint32_t id, uint64_t size,
+                                   const std::function<bool(const LogOp&)>& fits) {
+  bool all_fit = true;
+  uint64_t end = 0;
+  Status s = hint.ForEach(id, [&](LogOp& op) {
+    all_fit = all_fit && fits(op);
+    end = std::max<uint64_t>(end, uint64_t{op.entry.offset} + op.record_size);
+  });
+  if (!s.ok()) return s;
+  if (all_fit && end < size && size - end <= kHeaderSize + 64) {
+    std::string tail(static_cast<size_t>(size - end), '\0');
+    std::string_view got, key, value;
+    RecordHeader h;
+    if (file->Read(end, tail.size(), tail.data(), &got).ok() && got.size() == tail.size() &&
+        ParseRecord(got, &h, &key, &value).ok() && h.RecordSize() == got.size() &&
+        (h.flags & kFlagBatchCommit)) {
+      end = size;
+    }
+  }
+  if (!all_fit || end != size) {
+    return Status::Corruption(HintFileName(data_dir_, id) + ": does not cover the newest data file (" +
+                              std::to_string(end) + " of " + std::to_string(size) + " bytes)");
+  }
   return Status::OK();
 }
 
@@ -285,7 +329,10 @@ Status DBImpl::OpenActiveFile(uint32_t newest_id) {
     return Status::OK();
   }
   next_file_id_ = newest_id + 1;
-  if (newest_id != 0) ScheduleHint(newest_id);
+  // A full newest file keeps the hint a clean Close wrote for it.
+  if (newest_id != 0 && !env_->FileExists(HintFileName(data_dir_, newest_id))) {
+    ScheduleHint(newest_id);
+  }
   return Rotate();
 }
 
@@ -1124,9 +1171,16 @@ Status DBImpl::Close() {
   }
   if (bg_thread_.joinable()) bg_thread_.join();
   if (active_) {
+    const bool written = active_->Size() > 0;
     Status c = active_->Close();
     if (s.ok()) s = c;
     active_.reset();
+    // The active file's hint, so the next open need not scan it; only after a
+    // clean final sync, so it never describes bytes that are not on disk.
+    if (s.ok() && written && options_.use_hint_files) {
+      Status h = WriteHint(active_id_);
+      if (!h.ok()) Log().warn("hint file for data file {}: {}", active_id_, h.ToString());
+    }
   }
   {
     std::unique_lock<std::shared_mutex> l(files_mu_);
