@@ -342,10 +342,7 @@ Status DBImpl::OpenActiveFile(uint32_t newest_id) {
     return Status::OK();
   }
   next_file_id_ = newest_id + 1;
-  // A full newest file keeps the hint a clean Close wrote for it.
-  if (newest_id != 0 && !env_->FileExists(HintFileName(data_dir_, newest_id))) {
-    ScheduleHint(newest_id);
-  }
+  if (newest_id != 0) ScheduleHint(newest_id);
   return Rotate();
 }
 
