@@ -46,6 +46,7 @@
 #include "bitgask/db.h"
 #include "bitgask/env.h"
 #include "data_file.h"
+#include "hint_file.h"
 #include "keydir.h"
 
 namespace bitgask {
@@ -285,6 +286,11 @@ class DBImpl final : public DB {
   std::shared_ptr<RandomAccessFile> FileFor(uint32_t id) const;
 
   Status RecoverFile(uint32_t id, bool newest, bool has_hint);
+  // Corruption unless every entry of the newest file's hint fits (fits) and
+  // the hint covers the data file (file, of size bytes) to its end.
+  Status CheckHintCoversFile(const HintFileReader& hint, const RandomAccessFile* file,
+                             uint32_t id, uint64_t size,
+                             const std::function<bool(const LogOp&)>& fits);
   Status SetAsideDamagedTail(uint32_t id, uint64_t from, uint64_t size);
   Status OpenActiveFile(uint32_t newest_id);
   void BackgroundLoop();

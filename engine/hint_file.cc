@@ -15,6 +15,7 @@ constexpr size_t kEntryFixed = 39;
 constexpr size_t kTrailerSize = 20;
 constexpr char kMagic[9] = "BGKHINT1";
 constexpr size_t kFlushAt = 1 << 20;
+constexpr size_t kReadChunk = 4 << 20;
 
 }  // namespace
 
@@ -100,82 +101,80 @@ Status HintWriter::Finish(const std::string& dir) {
   return s;
 }
 
-Status ReadHintFile(Env* env, const std::string& path, uint32_t file_id,
-                    const std::function<void(LogOp&)>& fn) {
+Status HintFileReader::Open(Env* env, const std::string& path) {
+  path_ = path;
+  count_ = 0;
+  buf_.clear();
   uint64_t size = 0;
   Status s = env->GetFileSize(path, &size);
   if (!s.ok()) return s;
   if (size < kTrailerSize) return Status::Corruption(path + ": too short for a hint file");
+  if (size > buf_.max_size()) return Status::Corruption(path + ": too large for a hint file");
   std::unique_ptr<RandomAccessFile> file;
   s = env->NewRandomAccessFile(path, &file);
   if (!s.ok()) return s;
-
-  char t[kTrailerSize];
-  std::string_view got;
-  s = file->Read(size - kTrailerSize, kTrailerSize, t, &got);
-  if (!s.ok()) return s;
-  if (got.size() != kTrailerSize || std::memcmp(got.data() + 12, kMagic, 8) != 0) {
-    return Status::Corruption(path + ": no hint trailer");
-  }
-  const uint64_t count = DecodeFixed64(got.data());
-  const uint32_t want_crc = DecodeFixed32(got.data() + 8);
-  const uint64_t body = size - kTrailerSize;
-
-  // Pass 1: checksum. Pass 2: parse. Both stream through one buffer.
-  std::string buf(1 << 20, '\0');
-  uint32_t crc = 0;
-  for (uint64_t off = 0; off < body;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), body - off));
-    s = file->Read(off, n, buf.data(), &got);
+  // One pass over the disk: the whole file into memory, checked, then parsed.
+  buf_.resize(static_cast<size_t>(size));
+  for (uint64_t off = 0; off < size;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kReadChunk, size - off));
+    std::string_view got;
+    s = file->Read(off, n, buf_.data() + off, &got);
     if (!s.ok()) return s;
     if (got.size() != n) return Status::Corruption(path + ": short read");
-    crc = Crc32(crc, got.data(), n);
+    if (got.data() != buf_.data() + off) std::memcpy(buf_.data() + off, got.data(), n);
     off += n;
   }
-  crc = Crc32(crc, t, 8);
-  if (crc != want_crc) return Status::Corruption(path + ": hint checksum mismatch");
+  const char* t = buf_.data() + size - kTrailerSize;
+  if (std::memcmp(t + 12, kMagic, 8) != 0) return Status::Corruption(path + ": no hint trailer");
+  // The CRC covers the entries and the count.
+  if (Crc32(0, buf_.data(), size - kTrailerSize + 8) != DecodeFixed32(t + 8)) {
+    return Status::Corruption(path + ": hint checksum mismatch");
+  }
+  count_ = DecodeFixed64(t);
+  buf_.resize(static_cast<size_t>(size - kTrailerSize));
+  return Status::OK();
+}
 
-  std::string pending;  // bytes of a partly read entry
-  uint64_t seen = 0;
+Status HintFileReader::ForEach(uint32_t file_id, const std::function<void(LogOp&)>& fn) const {
   LogOp op;
-  for (uint64_t off = 0; off < body;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), body - off));
-    s = file->Read(off, n, buf.data(), &got);
-    if (!s.ok()) return s;
-    pending.append(got.data(), got.size());
-    off += n;
-    size_t pos = 0;
-    while (pending.size() - pos >= kEntryFixed) {
-      const char* e = pending.data() + pos;
-      uint16_t key_len = DecodeFixed16(e + 32);
-      const size_t owner_len = (static_cast<uint8_t>(e[36]) & kEntryHasOwner) ? 8 : 0;
-      if (pending.size() - pos < kEntryFixed + key_len + owner_len) break;
-      op.entry.file_id = file_id;
-      op.entry.timestamp = static_cast<int64_t>(DecodeFixed64(e));
-      op.entry.expires = static_cast<int64_t>(DecodeFixed64(e + 8));
-      op.entry.offset = DecodeFixed32(e + 16);
-      op.entry.disk_len = DecodeFixed32(e + 20);
-      op.entry.value_len = DecodeFixed32(e + 24);
-      op.record_size = DecodeFixed32(e + 28);
-      uint8_t kind = static_cast<uint8_t>(e[34]);
-      if (kind > LogOp::kClear) return Status::Corruption(path + ": bad hint entry kind");
-      op.kind = static_cast<LogOp::Kind>(kind);
-      op.meta_mask = static_cast<uint8_t>(e[35]);
-      op.entry.flags = static_cast<uint8_t>(e[36]);
-      op.entry.mode = DecodeFixed16(e + 37);
-      op.key.assign(e + kEntryFixed, key_len);
-      op.entry.uid = owner_len ? DecodeFixed32(e + kEntryFixed + key_len) : 0;
-      op.entry.gid = owner_len ? DecodeFixed32(e + kEntryFixed + key_len + 4) : 0;
-      pos += kEntryFixed + key_len + owner_len;
-      seen++;
-      fn(op);
-    }
-    pending.erase(0, pos);
+  uint64_t seen = 0;
+  size_t pos = 0;
+  while (buf_.size() - pos >= kEntryFixed) {
+    const char* e = buf_.data() + pos;
+    const uint16_t key_len = DecodeFixed16(e + 32);
+    const size_t owner_len = (static_cast<uint8_t>(e[36]) & kEntryHasOwner) ? 8 : 0;
+    if (buf_.size() - pos < kEntryFixed + key_len + owner_len) break;
+    op.entry.file_id = file_id;
+    op.entry.timestamp = static_cast<int64_t>(DecodeFixed64(e));
+    op.entry.expires = static_cast<int64_t>(DecodeFixed64(e + 8));
+    op.entry.offset = DecodeFixed32(e + 16);
+    op.entry.disk_len = DecodeFixed32(e + 20);
+    op.entry.value_len = DecodeFixed32(e + 24);
+    op.record_size = DecodeFixed32(e + 28);
+    const uint8_t kind = static_cast<uint8_t>(e[34]);
+    if (kind > LogOp::kClear) return Status::Corruption(path_ + ": bad hint entry kind");
+    op.kind = static_cast<LogOp::Kind>(kind);
+    op.meta_mask = static_cast<uint8_t>(e[35]);
+    op.entry.flags = static_cast<uint8_t>(e[36]);
+    op.entry.mode = DecodeFixed16(e + 37);
+    op.key.assign(e + kEntryFixed, key_len);
+    op.entry.uid = owner_len ? DecodeFixed32(e + kEntryFixed + key_len) : 0;
+    op.entry.gid = owner_len ? DecodeFixed32(e + kEntryFixed + key_len + 4) : 0;
+    pos += kEntryFixed + key_len + owner_len;
+    seen++;
+    fn(op);
   }
-  if (!pending.empty() || seen != count) {
-    return Status::Corruption(path + ": hint entry count mismatch");
+  if (pos != buf_.size() || seen != count_) {
+    return Status::Corruption(path_ + ": hint entry count mismatch");
   }
   return Status::OK();
+}
+
+Status ReadHintFile(Env* env, const std::string& path, uint32_t file_id,
+                    const std::function<void(LogOp&)>& fn) {
+  HintFileReader hint;
+  Status s = hint.Open(env, path);
+  return s.ok() ? hint.ForEach(file_id, fn) : s;
 }
 
 }  // namespace internal

@@ -55,12 +55,27 @@ class HintWriter {
   uint64_t count_ = 0;
 };
 
-// Checks the whole file's checksum first, then calls fn for each entry in
-// order (entry.file_id = file_id). Corruption when the file is damaged: fn
-// has not been called then. A file whose checksum matches but whose entries
-// are malformed (only a writer bug makes one) is also Corruption, found while
-// parsing, after fn may have seen earlier entries: callers fall back to
-// scanning the data file, and replaying a file's ops again is harmless.
+// A hint file read into memory in one pass and checked whole: Open fails
+// (Corruption) when the trailer or the checksum is wrong, before any entry is
+// parsed. Holds the file's bytes (about 40 bytes plus the key per entry) until
+// destroyed.
+class HintFileReader {
+ public:
+  Status Open(Env* env, const std::string& path);
+  // Calls fn for each entry in order (entry.file_id = file_id). Entries that
+  // are malformed behind a matching checksum (only a writer bug makes them)
+  // are Corruption, found while parsing, after fn may have seen earlier
+  // entries: callers fall back to scanning the data file, and replaying a
+  // file's ops again is harmless. May be called more than once.
+  Status ForEach(uint32_t file_id, const std::function<void(LogOp&)>& fn) const;
+
+ private:
+  std::string path_;
+  std::string buf_;  // the entries, without the trailer
+  uint64_t count_ = 0;
+};
+
+// HintFileReader::Open, then ForEach.
 Status ReadHintFile(Env* env, const std::string& path, uint32_t file_id,
                     const std::function<void(LogOp&)>& fn);
 

@@ -1846,6 +1846,10 @@ TEST(DBFaultTest, BitFlipInNewestDataFile) {
   ExpectRecordsMatchOps(recs, ops);
   const std::vector<uint32_t> ids = DataFileIds(pristine);
   const uint32_t newest = ids.back();
+  // A clean Close left the newest file a hint, which open would trust as it
+  // trusts an older file's (BitFlipInOlderDataFile); without it the file is
+  // scanned, as after a crash.
+  ASSERT_EQ(::unlink(HintPath(pristine, newest).c_str()), 0);
   const std::vector<std::string> keys = KeysOfOps(ops);
   const uint64_t size = FileSize(DataPath(pristine, newest));
   TestEnv env;
@@ -2022,6 +2026,125 @@ TEST(DBFaultTest, MissingOrDamagedHintsFallBackToScanning) {
     db.reset();
     ASSERT_OK(DB::Open(root, o, &db));  // again, with whatever hints were rewritten
     ASSERT_TRUE(StateIs(db.get(), keys, want));
+  }
+}
+
+// A clean Close writes the active file's hint too, and the next open reads no
+// data file. A hint that does not cover the newest file exactly is refused
+// and the file scanned: one written before more records were appended (a
+// stale copy put back), one for a longer file since cut short, a damaged one.
+TEST(DBFaultTest, NewestFileOpensFromItsHintOnlyWhenTheHintCoversIt) {
+  TempDir dir;
+  const std::string root = dir.path() + "/db";
+  TestEnv env;
+  Options o = BaseOptions(&env);
+  std::unique_ptr<DB> db;
+  ASSERT_OK(DB::Open(root, o, &db));
+  // Over 1 MiB, so a scan takes at least two reads (its buffer is 1 MiB),
+  // while an open from the hint reads at most the file's last record.
+  Model first;
+  std::mt19937_64 rng(BaseSeed() + 9500);
+  for (int i = 0; i < 250; i++) {
+    std::string v(5000, '\0');  // random bytes: no compression
+    for (char& c : v) c = static_cast<char>(rng());
+    const std::string k = "a-" + std::to_string(i);
+    ASSERT_OK(db->Put(k, v));
+    first[k] = Val{v, 0};
+  }
+  WriteBatch batch;  // the file ends in a batch's commit record, which no hint entry covers
+  batch.Put("batch-1", "one");
+  batch.Put("batch-2", "two");
+  ASSERT_OK(db->Write(WriteOptions(), batch));
+  first["batch-1"] = Val{"one", 0};
+  first["batch-2"] = Val{"two", 0};
+  ASSERT_OK(db->Close());
+  db.reset();
+  const std::vector<uint32_t> ids = DataFileIds(root);
+  ASSERT_EQ(ids.size(), 1u);
+  const uint32_t newest = ids.back();
+  ASSERT_TRUE(Exists(HintPath(root, newest))) << "a clean Close leaves the active file a hint";
+  const std::string first_hint = ReadBytes(HintPath(root, newest));
+  const uint64_t first_size = FileSize(DataPath(root, newest));
+
+  env.ResetCounters();
+  ASSERT_OK(DB::Open(root, o, &db));
+  ASSERT_GT(FileSize(DataPath(root, newest)), 1u << 20);
+  EXPECT_LE(env.Count(FaultOp::kRead, FileClass::kData), 1u)
+      << "the newest file was scanned although its hint covers it";
+  EXPECT_TRUE(StateIs(db.get(), KeysOf(first), Project(first, 0)));
+  EXPECT_FALSE(Exists(HintPath(root, newest))) << "a hint must go before its file grows";
+  Model all = first;
+  const Model second = WriteKeys(db.get(), "b-", 100, 100);
+  all.insert(second.begin(), second.end());
+  ASSERT_OK(db->Close());
+  db.reset();
+  ASSERT_EQ(DataFileIds(root), ids) << "the newest file was to grow";
+  const std::string second_hint = ReadBytes(HintPath(root, newest));
+  std::string damaged_hint = second_hint;
+  damaged_hint[damaged_hint.size() / 2] ^= 0x10;
+
+  struct Case {
+    const char* name;
+    const std::string& hint;
+    uint64_t data_size;  // the newest file is cut to this size
+    const Model& want;
+  };
+  const Case cases[] = {
+      {"stale hint: data appended after it", first_hint, FileSize(DataPath(root, newest)), all},
+      {"data file cut short after its hint", second_hint, first_size, first},
+      {"damaged hint", damaged_hint, FileSize(DataPath(root, newest)), all},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string r = dir.path() + "/case";
+    CopyTree(root, r);
+    WriteBytes(HintPath(r, newest), c.hint);
+    ASSERT_EQ(::truncate(DataPath(r, newest).c_str(), static_cast<off_t>(c.data_size)), 0);
+    env.ResetCounters();
+    ASSERT_OK(DB::Open(r, o, &db));
+    EXPECT_GE(env.Count(FaultOp::kRead, FileClass::kData), 2u) << "the hint was not refused";
+    EXPECT_TRUE(StateIs(db.get(), KeysOf(all), Project(c.want, 0)));
+    ASSERT_OK(db->Close());
+    db.reset();
+    env.ResetCounters();
+    ASSERT_OK(DB::Open(r, o, &db));  // from the hint this Close wrote
+    EXPECT_LE(env.Count(FaultOp::kRead, FileClass::kData), 1u);
+    EXPECT_TRUE(StateIs(db.get(), KeysOf(all), Project(c.want, 0)));
+    db.reset();
+  }
+}
+
+// Close writes the active file's hint after its final sync. A failure at any
+// step of that hint write, then a power cut: Close still succeeds (the hint is
+// only a cache) and every write, synced or not, is there after the reopen.
+TEST(DBFaultTest, PowerLossDuringTheHintWriteOfCloseLosesNothing) {
+  const FaultOp none = FaultOp::kNumOps;
+  for (FaultOp op : {none, FaultOp::kNewWritableFile, FaultOp::kAppend, FaultOp::kSync,
+                     FaultOp::kRename, FaultOp::kSyncDir}) {
+    SCOPED_TRACE(std::string("failing ") + (op == none ? "nothing" : FaultOpName(op)));
+    TempDir dir;
+    const std::string root = dir.path() + "/db";
+    TestEnv env;
+    env.SetTrackDirectories(true);  // a rename lasts only once its directory is synced
+    Options o = BaseOptions(&env);
+    o.sync_on_put = false;
+    std::unique_ptr<DB> db;
+    ASSERT_OK(DB::Open(root, o, &db));
+    const Model model = WriteKeys(db.get(), "k-", 150, 100);
+    if (op != none) {
+      Fault f;
+      f.sticky = true;
+      f.name_contains = op == FaultOp::kSyncDir ? "data" : ".hint";
+      env.InjectFault(op, f);
+    }
+    ASSERT_OK(db->Close());
+    db.reset();
+    if (op != none) EXPECT_GE(env.FaultsTriggered(op), 1u) << "the hint write did not fail";
+    env.ClearAllFaults();
+    ASSERT_OK(env.DropUnsyncedData());
+    env.ResetState();
+    ASSERT_OK(DB::Open(root, o, &db));
+    EXPECT_TRUE(StateIs(db.get(), KeysOf(model), Project(model, 0)));
   }
 }
 
