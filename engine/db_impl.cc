@@ -543,6 +543,7 @@ Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
                                   : AppendStreams(*group[0]);
     if (!s.ok()) return s;
     total_bytes_ += bytes;
+    appended_since_open_ = true;
     {
       std::unique_lock<std::shared_mutex> fl(files_mu_);
       files_[active_id_].size = active_->Size();
@@ -1250,8 +1251,10 @@ Status DBImpl::Close() {
     if (s.ok()) s = c;
     active_.reset();
     // The active file's hint, so the next open need not scan it; only after a
-    // clean final sync, so it never describes bytes that are not on disk.
-    if (s.ok() && written && options_.use_hint_files) {
+    // clean final sync, so it never describes bytes that are not on disk, and
+    // only when this open wrote (writing it costs about a scan of the file,
+    // which a process that only read, such as `bitgask get`, should not pay).
+    if (s.ok() && written && appended_since_open_ && options_.use_hint_files) {
       Status h = WriteHint(active_id_);
       if (!h.ok()) Log().warn("hint file for data file {}: {}", active_id_, h.ToString());
     }
@@ -1271,6 +1274,7 @@ void DBImpl::ResetState() {
   active_id_ = 0;
   next_file_id_ = 1;
   unsynced_ = false;
+  appended_since_open_ = false;
   keydir_.Clear();
   live_bytes_ = 0;
   files_.clear();

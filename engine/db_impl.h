@@ -331,6 +331,10 @@ class DBImpl final : public DB {
   uint32_t active_id_ = 0;
   uint32_t next_file_id_ = 1;
   std::atomic<bool> unsynced_{false};  // non-sync writes since the last fsync
+  // Whether this open appended anything: Close writes the active file's hint
+  // only then (a session that only read leaves the store as it found it).
+  // Written by the commit leader, read by Close after the last writer.
+  bool appended_since_open_ = false;
   // Bytes appended without sync since the background thread last flushed the
   // active file (see kFlushEvery).
   std::atomic<uint64_t> unflushed_bytes_{0};

@@ -2104,7 +2104,12 @@ TEST(DBFaultTest, NewestFileOpensFromItsHintOnlyWhenTheHintCoversIt) {
     ASSERT_OK(DB::Open(r, o, &db));
     EXPECT_GE(env.Count(FaultOp::kRead, FileClass::kData), 2u) << "the hint was not refused";
     EXPECT_TRUE(StateIs(db.get(), KeysOf(all), Project(c.want, 0)));
-    ASSERT_OK(db->Close());
+    ASSERT_OK(db->Close());  // an open that only read: no hint for the active file
+    db.reset();
+    EXPECT_FALSE(Exists(HintPath(r, newest)));
+    ASSERT_OK(DB::Open(r, o, &db));
+    ASSERT_OK(db->Put(WriteOptions(), "c-written", "v"));
+    ASSERT_OK(db->Close());  // an open that wrote: the active file's hint
     db.reset();
     env.ResetCounters();
     ASSERT_OK(DB::Open(r, o, &db));  // from the hint this Close wrote
