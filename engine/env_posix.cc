@@ -98,6 +98,29 @@ class PosixWritableFile final : public WritableFile {
   uint64_t size_;
 };
 
+// Copies n bytes to dst strictly in ascending order of address, so that a
+// process killed in the middle leaves a prefix of them, as an interrupted
+// write(2) does (recovery then sees a torn tail, not damage followed by
+// valid records). memcpy promises no order: glibc's may store the end of a
+// large copy first. The volatile stores keep the compiler from reordering.
+void CopyForward(char* dst, const char* src, size_t n) {
+  while (n > 0 && (reinterpret_cast<uintptr_t>(dst) & 7) != 0) {
+    *static_cast<volatile char*>(dst++) = *src++;
+    n--;
+  }
+  volatile uint64_t* d = reinterpret_cast<volatile uint64_t*>(dst);
+  for (; n >= 8; n -= 8, src += 8) {
+    uint64_t w;
+    std::memcpy(&w, src, 8);
+    *d++ = w;
+  }
+  dst = reinterpret_cast<char*>(const_cast<uint64_t*>(d));
+  while (n > 0) {
+    *static_cast<volatile char*>(dst++) = *src++;
+    n--;
+  }
+}
+
 // The active data file: appends are copies into a MAP_SHARED window of the
 // file, so a put costs no system call; a new window is mapped every
 // kMapChunk bytes, its blocks allocated first with fallocate so that a full
@@ -132,7 +155,7 @@ class PosixMappedAppendFile final : public WritableFile {
           }
         }
         const size_t k = static_cast<size_t>(std::min<uint64_t>(left, map_end_ - size_));
-        std::memcpy(map_ + (size_ - map_off_), p, k);
+        CopyForward(map_ + (size_ - map_off_), p, k);
         size_ += k;
         p += k;
         left -= k;
