@@ -135,8 +135,9 @@ class PosixMappedAppendFile final : public WritableFile {
       : path_(std::move(path)), fd_(fd), size_(size) {}
   ~PosixMappedAppendFile() override { Close(); }
 
-  // Allocates and maps the first window. EOPNOTSUPP: the file system cannot
-  // allocate ahead; the caller falls back to a PosixWritableFile.
+  // Allocates and maps the first window. EOPNOTSUPP / ENODEV: the file
+  // system cannot allocate ahead or map; the caller falls back to a
+  // PosixWritableFile.
   Status Init() { return Remap(); }
 
   Status Append(std::string_view data) override { return AppendV(&data, 1); }
@@ -344,7 +345,8 @@ class PosixEnv final : public Env {
     std::unique_ptr<PosixMappedAppendFile> f(
         new PosixMappedAppendFile(path, fd, static_cast<uint64_t>(st.st_size)));
     Status s = f->Init();
-    if (s.errno_value() == EOPNOTSUPP) {  // no fallocate here: plain writes
+    if (s.errno_value() == EOPNOTSUPP || s.errno_value() == ENODEV) {
+      // No fallocate (or no shared mapping) on this file system: plain writes.
       f->Close();
       return create ? NewWritableFile(path, file) : NewAppendableFile(path, file);
     }
