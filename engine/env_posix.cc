@@ -132,17 +132,15 @@ class PosixMappedAppendFile final : public WritableFile {
   static constexpr uint64_t kMapChunk = 4 << 20;
 
   PosixMappedAppendFile(std::string path, int fd, uint64_t size)
-      : path_(std::move(path)), fd_(fd), size_(size) {}
+      : path_(std::move(path)), fd_(fd), size_(size), map_off_(size), map_end_(size) {}
   ~PosixMappedAppendFile() override { Close(); }
-
-  // Allocates and maps the first window. EOPNOTSUPP / ENODEV: the file
-  // system cannot allocate ahead or map; the caller falls back to a
-  // PosixWritableFile.
-  Status Init() { return Remap(); }
 
   Status Append(std::string_view data) override { return AppendV(&data, 1); }
 
+  // The first append allocates and maps the first window (not the open: a
+  // store on a full disk must still open for reading).
   Status AppendV(const std::string_view* pieces, size_t n) override {
+    if (plain_) return WritePlain(pieces, n);
     const uint64_t start = size_;
     for (size_t i = 0; i < n; i++) {
       const char* p = pieces[i].data();
@@ -150,6 +148,12 @@ class PosixMappedAppendFile final : public WritableFile {
       while (left > 0) {
         if (size_ == map_end_) {
           Status s = Remap();
+          if (!s.ok() && alloc_end_ == 0 && size_ == start &&
+              (s.errno_value() == EOPNOTSUPP || s.errno_value() == ENODEV)) {
+            // No fallocate (or no shared mapping) on this file system.
+            plain_ = true;
+            return WritePlain(pieces, n);
+          }
           if (!s.ok()) {
             Unwind(start);
             return s;
@@ -190,6 +194,21 @@ class PosixMappedAppendFile final : public WritableFile {
   uint64_t Size() const override { return size_; }
 
  private:
+  // Appends with pwrite, for a file system that cannot map ahead.
+  Status WritePlain(const std::string_view* pieces, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+      for (size_t done = 0; done < pieces[i].size();) {
+        ssize_t w = ::pwrite(fd_, pieces[i].data() + done, pieces[i].size() - done,
+                             static_cast<off_t>(size_));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return PosixError(path_ + ": write", errno);
+        done += static_cast<size_t>(w);
+        size_ += static_cast<uint64_t>(w);
+      }
+    }
+    return Status::OK();
+  }
+
   // Maps the window [size_ rounded down to a page, + kMapChunk), its blocks
   // allocated first (which also extends the file over it).
   Status Remap() {
@@ -242,8 +261,9 @@ class PosixMappedAppendFile final : public WritableFile {
   uint64_t size_;            // logical size: bytes appended
   uint64_t alloc_end_ = 0;   // blocks allocated up to here
   char* map_ = nullptr;      // the window [map_off_, map_end_), or null
-  uint64_t map_off_ = 0;
-  uint64_t map_end_ = 0;
+  uint64_t map_off_;         // (both size_ when nothing is mapped)
+  uint64_t map_end_;
+  bool plain_ = false;       // pwrite instead (see AppendV)
 };
 
 class PosixRandomAccessFile final : public RandomAccessFile {
@@ -342,16 +362,7 @@ class PosixEnv final : public Env {
       ::close(fd);
       return PosixError(path + ": stat", err);
     }
-    std::unique_ptr<PosixMappedAppendFile> f(
-        new PosixMappedAppendFile(path, fd, static_cast<uint64_t>(st.st_size)));
-    Status s = f->Init();
-    if (s.errno_value() == EOPNOTSUPP || s.errno_value() == ENODEV) {
-      // No fallocate (or no shared mapping) on this file system: plain writes.
-      f->Close();
-      return create ? NewWritableFile(path, file) : NewAppendableFile(path, file);
-    }
-    if (!s.ok()) return s;
-    *file = std::move(f);
+    file->reset(new PosixMappedAppendFile(path, fd, static_cast<uint64_t>(st.st_size)));
     return Status::OK();
   }
 
