@@ -83,10 +83,11 @@ class Env {
   // allocated ahead in chunks (fallocate): the file's size on disk may be
   // larger than Size(), the excess zero-filled, until Close truncates it to
   // Size(); a process killed before Close leaves that zero tail, which every
-  // reader of data files takes for a clean end. Where the file system cannot
-  // allocate ahead (no fallocate), and in the default implementation (so
-  // every EnvWrapper that does not override this), it is an ordinary
-  // NewWritableFile / NewAppendableFile.
+  // reader of data files takes for a clean end. Nothing is allocated before
+  // the first Append (a store on a full disk still opens). Where the file
+  // system cannot allocate ahead or map, the POSIX file appends with pwrite;
+  // the default implementation (so every EnvWrapper that does not override
+  // this) is an ordinary NewWritableFile / NewAppendableFile.
   virtual Status NewMappedAppendFile(const std::string& path, bool create,
                                      std::unique_ptr<WritableFile>* file);
 
