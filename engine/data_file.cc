@@ -68,6 +68,18 @@ const char* RecordScanner::Fill(uint64_t off, size_t n, Status* s) {
   return buf_.data();
 }
 
+bool RecordScanner::ZeroTail(uint64_t from, Status* s) {
+  for (uint64_t off = from; off < size_;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kBufferSize, size_ - off));
+    const char* p = Fill(off, n, s);
+    if (p == nullptr) return false;
+    if (std::any_of(p, p + n, [](char c) { return c != 0; })) return false;
+    off += n;
+  }
+  zero_tail_ = size_ - from;
+  return true;
+}
+
 RecordScanner::Result RecordScanner::Bad(uint64_t offset, const std::string& why) {
   bad_offset_ = offset;
   error_ = why;
@@ -126,8 +138,10 @@ RecordScanner::Result RecordScanner::ReadOne(LogOp* op, uint64_t* record_start) 
   const uint64_t start = pos_;
   *record_start = start;
   if (start == size_) return Result::kEnd;
-  if (size_ - start < kHeaderSize) return Bad(start, "truncated record header");
   Status s;
+  if (size_ - start < kHeaderSize) {
+    return ZeroTail(start, &s) ? Result::kEnd : Bad(start, "truncated record header");
+  }
   const char* p = Fill(start, kHeaderSize, &s);
   if (p == nullptr) {
     io_status_ = s;
@@ -136,7 +150,14 @@ RecordScanner::Result RecordScanner::ReadOne(LogOp* op, uint64_t* record_start) 
   RecordHeader h;
   char header[kHeaderSize];
   std::copy(p, p + kHeaderSize, header);
-  if (!DecodeHeader(header, &h)) return Bad(start, "invalid record header");
+  if (!DecodeHeader(header, &h)) {
+    if (ZeroTail(start, &s)) return Result::kEnd;
+    if (!s.ok()) {
+      io_status_ = s;
+      return Bad(start, s.ToString());
+    }
+    return Bad(start, "invalid record header");
+  }
   if (h.RecordSize() > size_ - start) return Bad(start, "truncated record");
 
   // Checksum the key, owner and value in pieces; keep the key, the owner

@@ -51,7 +51,14 @@ class RecordScanner {
 
   // kOp: *op holds the next record's effect. kEnd: clean end of file. kBad:
   // the record at bad_offset() is torn or corrupt (error() says which).
+  // A file that ends in zero bytes where a record would start ends cleanly
+  // there: that is space allocated ahead for an active file (see
+  // Env::NewMappedAppendFile) whose writer stopped before truncating it. An
+  // all-zero record header never decodes (an empty key needs a flag).
   Result Next(LogOp* op);
+  // After kEnd: the bytes of such a zero tail (0 when there was none); the
+  // records end at size - zero_tail().
+  uint64_t zero_tail() const { return zero_tail_; }
 
   // Offset just past the last record returned (committed batches included):
   // where a damaged newest file is truncated.
@@ -73,6 +80,9 @@ class RecordScanner {
  private:
   Result ReadOne(LogOp* op, uint64_t* record_start);
   Result Bad(uint64_t offset, const std::string& why);
+  // True when every byte from `from` to the end is zero (then sets
+  // zero_tail_); false on another byte or a failed read (*s says).
+  bool ZeroTail(uint64_t from, Status* s);
   // Ensures [off, off+n) is in buf_ (n <= kBufferSize); returns a pointer to it.
   const char* Fill(uint64_t off, size_t n, Status* s);
 
@@ -84,6 +94,7 @@ class RecordScanner {
   uint64_t good_offset_ = 0;
   uint64_t bad_offset_ = 0;
   uint64_t records_ = 0;
+  uint64_t zero_tail_ = 0;
   std::string error_;
   Status io_status_;
   std::string buf_;

@@ -244,6 +244,16 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint) {
                  size - good);
       size = good;
     }
+    if (r == RecordScanner::Result::kEnd && scanner.zero_tail() > 0) {
+      // Space allocated ahead for appends, left by a writer that stopped
+      // before truncating it: a clean end. The newest file may be appended
+      // to again, so it is truncated to its records.
+      size -= scanner.zero_tail();
+      if (newest) {
+        s = env_->TruncateFile(path, size);
+        if (!s.ok()) return s;
+      }
+    }
     if (!newest && options_.use_hint_files) ScheduleHint(id);
   }
   // Mapped only now, after any truncation above. The newest file may become
@@ -338,7 +348,7 @@ Status DBImpl::OpenActiveFile(uint32_t newest_id) {
       if (s.ok()) s = env_->SyncDir(data_dir_);  // a stale hint must not come back
       if (!s.ok()) return s;
     }
-    s = env_->NewAppendableFile(DataFileName(data_dir_, newest_id), &active_);
+    s = OpenForAppend(DataFileName(data_dir_, newest_id), /*create=*/false, &active_);
     if (!s.ok()) return s;
     active_id_ = newest_id;
     next_file_id_ = newest_id + 1;
@@ -622,6 +632,12 @@ void DBImpl::CheckConditions(Writer* x) {
   }
 }
 
+Status DBImpl::OpenForAppend(const std::string& path, bool create,
+                             std::unique_ptr<WritableFile>* file) {
+  if (options_.mmap_writes) return env_->NewMappedAppendFile(path, create, file);
+  return create ? env_->NewWritableFile(path, file) : env_->NewAppendableFile(path, file);
+}
+
 // REQUIRES: the caller leads the queue, or recovery.
 Status DBImpl::Rotate() {
   Status s;
@@ -637,7 +653,7 @@ Status DBImpl::Rotate() {
   const uint32_t id = next_file_id_;
   const std::string path = DataFileName(data_dir_, id);
   std::unique_ptr<WritableFile> file;
-  s = env_->NewWritableFile(path, &file);
+  s = OpenForAppend(path, /*create=*/true, &file);
   if (!s.ok()) return s;
   s = env_->SyncDir(data_dir_);
   if (!s.ok()) return s;

@@ -292,6 +292,8 @@ class DBImpl final : public DB {
                              uint32_t id, uint64_t size,
                              const std::function<bool(const LogOp&)>& fits);
   Status SetAsideDamagedTail(uint32_t id, uint64_t from, uint64_t size);
+  // Opens the active data file (options_.mmap_writes: through a mapping).
+  Status OpenForAppend(const std::string& path, bool create, std::unique_ptr<WritableFile>* file);
   Status OpenActiveFile(uint32_t newest_id);
   void BackgroundLoop();
   void MergeLoop();

@@ -125,6 +125,7 @@ const std::vector<Entry>& Table() {
       {"use_hint_files", "true or false", Bool(&Options::use_hint_files)},
       {"validate_on_open", "true or false", Bool(&Options::validate_on_open)},
       {"mmap_reads", "true or false", Bool(&Options::mmap_reads)},
+      {"mmap_writes", "true or false", Bool(&Options::mmap_writes)},
       {"lock_timeout", "a duration such as 5s", Millis(&Options::lock_timeout)},
       {"merge_interval", "a duration such as 60, 10m, 0 for never",
        Millis(&Options::merge_interval)},

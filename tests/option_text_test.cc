@@ -62,7 +62,7 @@ TEST(OptionText, RejectsBadInputAndKeepsTheOldValue) {
 }
 
 TEST(OptionText, EveryNameIsSettable) {
-  EXPECT_EQ(OptionNames().size(), 18u);
+  EXPECT_EQ(OptionNames().size(), 19u);
   for (const std::string& name : OptionNames()) {
     Options o;
     // "0" is a valid text for every option except the bounded sizes.

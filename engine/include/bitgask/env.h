@@ -74,6 +74,22 @@ class Env {
                                    std::unique_ptr<WritableFile>* file) = 0;
   virtual Status NewRandomAccessFile(const std::string& path,
                                      std::unique_ptr<RandomAccessFile>* file) = 0;
+  // Like NewWritableFile (create) or NewAppendableFile (!create), for a file
+  // appended to in many small pieces (the active data file). The POSIX Env
+  // appends by copying into a shared memory mapping: no system call per
+  // Append, and every appended byte is in the page cache when Append returns
+  // (it survives the death of the process, as a write(2) does). Sync is
+  // fdatasync, which covers pages dirtied through the mapping. Space is
+  // allocated ahead in chunks (fallocate): the file's size on disk may be
+  // larger than Size(), the excess zero-filled, until Close truncates it to
+  // Size(); a process killed before Close leaves that zero tail, which every
+  // reader of data files takes for a clean end. Nothing is allocated before
+  // the first Append (a store on a full disk still opens). Where the file
+  // system cannot allocate ahead or map, the POSIX file appends with pwrite;
+  // the default implementation (so every EnvWrapper that does not override
+  // this) is an ordinary NewWritableFile / NewAppendableFile.
+  virtual Status NewMappedAppendFile(const std::string& path, bool create,
+                                     std::unique_ptr<WritableFile>* file);
 
   virtual bool FileExists(const std::string& path) = 0;
   // Names (not paths) of the entries in dir, without "." and "..".

@@ -63,6 +63,16 @@ struct Options {
   // is a pread.
   bool mmap_reads = true;
 
+  // Appends to the active data file copy the records into a shared memory
+  // mapping of it instead of calling writev: no system call per write. A
+  // record is in the page cache when the write returns either way (it
+  // survives a killed process; sync decides about power loss). Space is
+  // allocated ahead in 4 MiB chunks, so a full disk fails the write with an
+  // IOError; a killed process leaves the chunk's unused zero-filled tail,
+  // which open truncates. Off, or where the file system has no fallocate:
+  // one writev per write or group.
+  bool mmap_writes = true;
+
   // How long Open waits for another process to release the store's lock.
   // 0 fails at once.
   std::chrono::milliseconds lock_timeout{0};
