@@ -7,7 +7,10 @@
 // files and leaves them open with unflushed writes, creates a third with
 // O_EXCL and leaves it open with unflushed writes, creates the file READY,
 // and then does random operations inside MNT until one fails (the mount was
-// killed) or 100000 ops are done.  Every operation is logged to LOG as
+// killed) or 100000 ops are done.  It reaches MNT only through a descriptor
+// of its root opened at the start: after the kill and the lazy unmount the
+// name MNT is an empty directory, and ops must fail on the dead mount, not
+// run there.  Every operation is logged to LOG as
 // "B seq op args" before it starts and "A seq" once it returned success
 // (close() included) or "E seq errno" when it failed.  Ops:
 //   W path perm size gen   open(O_WRONLY|O_CREAT|O_TRUNC), write Gen(gen,size), close
@@ -243,7 +246,16 @@ int Replay(const std::vector<Op>& ops, Model* m) {
 class Writer {
  public:
   Writer(std::string mnt, std::string log, uint64_t seed, Model model, uint64_t next_seq)
-      : mnt_(std::move(mnt)), rng_(seed), m_(std::move(model)), seq_(next_seq) {
+      : rng_(seed), m_(std::move(model)), seq_(next_seq) {
+    // Ops resolve their paths from root_fd_, never from the name mnt (see
+    // the header): after the lazy unmount an op through the name would run
+    // in the bare mountpoint (ENOENT under a subdirectory, a new file at the
+    // top) instead of failing on the dead mount.
+    root_fd_ = open(mnt.c_str(), O_PATH | O_DIRECTORY);
+    if (root_fd_ < 0) {
+      std::perror(("open " + mnt).c_str());
+      std::exit(1);
+    }
     log_fd_ = open(log.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (log_fd_ < 0) {
       std::perror("open log");
@@ -278,7 +290,7 @@ class Writer {
     }
     for (bool trunc : {true, false}) {
       std::string name = (trunc ? "held" : "heldb") + round;
-      int fd = open(P(name).c_str(), trunc ? (O_WRONLY | O_TRUNC) : O_RDWR);
+      int fd = openat(root_fd_, name.c_str(), trunc ? (O_WRONLY | O_TRUNC) : O_RDWR);
       if (fd < 0) return errno;
       std::string junk(3000, 'J');
       if (pwrite(fd, junk.data(), junk.size(), 100) != static_cast<ssize_t>(junk.size()))
@@ -320,14 +332,12 @@ class Writer {
     }
   }
 
-  std::string P(const std::string& rel) const { return mnt_ + "/" + rel; }
-
   int Perform(const std::vector<std::string>& a, int* keep_fd) {
     const std::string& kind = a[0];
     if (kind == "W" || kind == "N") {
       const bool excl = kind == "N";
-      int fd = open(P(a[1]).c_str(), O_WRONLY | O_CREAT | (excl ? O_EXCL : O_TRUNC),
-                    ParsePerm(a[2]));
+      int fd = openat(root_fd_, a[1].c_str(), O_WRONLY | O_CREAT | (excl ? O_EXCL : O_TRUNC),
+                      ParsePerm(a[2]));
       if (fd < 0) return errno;
       if (excl) {
         *keep_fd = fd;
@@ -348,10 +358,10 @@ class Writer {
       return close(fd) == 0 ? 0 : errno;
     }
     int r = 0;
-    if (kind == "R") r = rename(P(a[1]).c_str(), P(a[2]).c_str());
-    if (kind == "U") r = unlink(P(a[1]).c_str());
-    if (kind == "C") r = chmod(P(a[1]).c_str(), ParsePerm(a[2]));
-    if (kind == "M") r = mkdir(P(a[1]).c_str(), 0755);
+    if (kind == "R") r = renameat(root_fd_, a[1].c_str(), root_fd_, a[2].c_str());
+    if (kind == "U") r = unlinkat(root_fd_, a[1].c_str(), 0);
+    if (kind == "C") r = fchmodat(root_fd_, a[1].c_str(), ParsePerm(a[2]), 0);
+    if (kind == "M") r = mkdirat(root_fd_, a[1].c_str(), 0755);
     return r == 0 ? 0 : errno;
   }
 
@@ -401,10 +411,10 @@ class Writer {
     return {"M", d};
   }
 
-  const std::string mnt_;
   std::mt19937_64 rng_;
   Model m_;
   uint64_t seq_;
+  int root_fd_ = -1;  // the mount's root (O_PATH)
   int log_fd_ = -1;
   std::vector<int> held_;  // open at the kill, never closed
 };
