@@ -25,11 +25,10 @@ namespace {
 // How long the kernel may cache an entry and its attributes (see the
 // header's contract "Cache timeouts"): long, because the store changes only
 // through this process and every door that changes a key invalidates it;
-// short for what can change without anyone telling the kernel.
-// 1 s for now: with 3600 s, fs_crash_test once saw chmod of an existing file
-// fail with ENOENT (a stale binding between a cached entry and the inode
-// table, not yet found); the short timeout makes the kernel look again.
-constexpr double kCacheTimeout = 1.0;
+// short for what can change without anyone telling the kernel. A missing
+// name is not cached at all (ENOENT, no negative entry): other doors
+// announce the names they change, not every directory a new key brings.
+constexpr double kCacheTimeout = 3600.0;
 // For a directory that exists only through its children (no marker, or one
 // that expires: it vanishes when they expire), and for detached inodes.
 constexpr double kShortTimeout = 1.0;
