@@ -3,8 +3,11 @@
 # mount and on a bindfs mount (a FUSE passthrough from Debian) of the same
 # disk, with ratios against the disk (docs/Benchmarks.md#fsbench).
 #
-#   bench/fs_compare.sh [--build DIR] [--rounds N] [bitgask-fsbench flags...] [-- mount.bitgask options]
+#   bench/fs_compare.sh [--build DIR] [--base MOUNT_BITGASK] [--rounds N] [bitgask-fsbench flags...] [-- mount.bitgask options]
 #
+# --base MOUNT_BITGASK: also mount a fresh store with that mount.bitgask (a
+# baseline build, same options) and measure it beside this build's mount in
+# every round (row "base"; before it in odd rounds, after it in even ones).
 # --build DIR: the build tree holding src/mount.bitgask and
 # src/bitgask-fsbench (default: build/ beside this script's directory).
 # --rounds N: the three directories N times over in one bitgask-fsbench run
@@ -20,12 +23,14 @@ set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$HERE/../build
 ROUNDS=1
+BASE=
 FSBENCH_ARGS=()
 MOUNT_ARGS=()
 while [ $# -gt 0 ]; do
   case $1 in
     --build) BUILD=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --base) BASE=$2; shift 2 ;;
     --) shift; MOUNT_ARGS=("$@"); break ;;
     *) FSBENCH_ARGS+=("$1"); shift ;;
   esac
@@ -35,7 +40,7 @@ case $ROUNDS in
 esac
 MOUNT_BITGASK=$BUILD/src/mount.bitgask
 FSBENCH=$BUILD/src/bitgask-fsbench
-for p in "$MOUNT_BITGASK" "$FSBENCH"; do
+for p in "$MOUNT_BITGASK" "$FSBENCH" ${BASE:+"$BASE"}; do
   [ -x "$p" ] || { echo "fs_compare.sh: $p is not built (--build DIR)" >&2; exit 1; }
 done
 for tool in bindfs fusermount3; do
@@ -86,10 +91,15 @@ mount_fg() {
 mkdir -p "$WORK/disk" "$WORK/bindfs-src"
 mount_fg "$WORK/bitgask" "$MOUNT_BITGASK" "$WORK/store" "$WORK/bitgask" -f "${MOUNT_ARGS[@]}"
 mount_fg "$WORK/bindfs" bindfs -f "$WORK/bindfs-src" "$WORK/bindfs"
+[ -n "$BASE" ] && mount_fg "$WORK/base" "$BASE" "$WORK/base-store" "$WORK/base" -f "${MOUNT_ARGS[@]}"
 echo "fs_compare: $FSTYPE under $WORK; bitgask mount options: ${MOUNT_ARGS[*]:-(defaults)};" \
   "$(bindfs --version 2>&1 | head -n 1)"
 DIRS=()
-for _ in $(seq "$ROUNDS"); do
-  DIRS+=("$FSTYPE=$WORK/disk" "bitgask=$WORK/bitgask" "bindfs=$WORK/bindfs")
+for r in $(seq "$ROUNDS"); do
+  DIRS+=("$FSTYPE=$WORK/disk")
+  [ -n "$BASE" ] && [ $((r % 2)) -eq 1 ] && DIRS+=("base=$WORK/base")
+  DIRS+=("bitgask=$WORK/bitgask")
+  [ -n "$BASE" ] && [ $((r % 2)) -eq 0 ] && DIRS+=("base=$WORK/base")
+  DIRS+=("bindfs=$WORK/bindfs")
 done
 "$FSBENCH" "${FSBENCH_ARGS[@]}" "${DIRS[@]}" || fail "bitgask-fsbench failed"
