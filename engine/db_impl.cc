@@ -4,6 +4,7 @@
 #include <chrono>
 #include <limits>
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -41,6 +42,10 @@ Status ValidateOptions(const Options& o) {
 // Tries of a spinning lock before it blocks: about 20 us on the machine of
 // docs/Benchmarks.md, where a pause takes about 140 cycles (less on older x86).
 constexpr int kLockSpins = 400;
+
+// How long a commit leader gathering a synced group yields the CPU before it
+// sleeps (Commit).
+constexpr std::chrono::microseconds kGatherYield{100};
 
 inline void SpinPause() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -450,12 +455,26 @@ Status DBImpl::Commit(Writer* w) {
   // then, wait for them, at most half the time the last synced group took
   // (and 1 ms), so that one fsync covers them all instead of alternating
   // half groups. One synced writer never waits (concurrency 1).
+  // The wait yields the CPU at first (up to kGatherYield) instead of
+  // sleeping: the writers it waits for were just woken and need a CPU, and a
+  // sleeping leader would itself have to be woken by the last of them, one
+  // more wake-up between two fsyncs (docs/Benchmarks.md, session 6). A longer
+  // wait (a slow disk) sleeps for the rest, so that it does not hold a CPU.
+  using Clock = std::chrono::steady_clock;
   const bool plain = !w->leader_task && w->streams.empty();
   if (w->sync && plain && writers_.size() < sync_concurrency_) {
     const auto wait = std::chrono::nanoseconds(std::min<int64_t>(last_sync_group_ns_ / 2, 1000000));
-    gathering_ = true;
-    gather_cv_.wait_for(l, wait, [&] { return writers_.size() >= sync_concurrency_; });
-    gathering_ = false;
+    const Clock::time_point until = Clock::now() + std::min<Clock::duration>(wait, kGatherYield);
+    while (writers_.size() < sync_concurrency_ && Clock::now() < until) {
+      l.unlock();
+      sched_yield();
+      l.lock();
+    }
+    if (writers_.size() < sync_concurrency_ && wait > kGatherYield) {
+      gathering_ = true;
+      gather_cv_.wait_for(l, wait - kGatherYield, [&] { return writers_.size() >= sync_concurrency_; });
+      gathering_ = false;
+    }
   }
   // Take the writers queued behind it (into the leader's vector: no
   // allocation per group; not a thread_local, which is gone when a DB is
@@ -464,7 +483,6 @@ Status DBImpl::Commit(Writer* w) {
   BuildGroup(w, &group);
   Status s = bg_error_;
   l.unlock();
-  using Clock = std::chrono::steady_clock;
   const bool timed = w->sync && plain;  // only synced groups are timed: no clock per put
   const Clock::time_point start = timed ? Clock::now() : Clock::time_point();
   if (s.ok()) s = w->leader_task ? w->leader_task() : AppendGroup(group, w->sync);
