@@ -211,6 +211,9 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint, OrderedHints
       if (newest) newest_hint_used_ = true;
       if (key_ordered) {
         ordered->emplace_back(id, std::move(hint));  // applied with its neighbours
+        // Each merged hint holds a descriptor and a mapping (or a buffer)
+        // until the merge: bounded, for stores of many small files.
+        if (ordered->size() == kMaxMergedHints) ApplyOrderedHints(ordered);
       } else {
         ApplyOrderedHints(ordered);  // the files before it come first
         hint->ForEach(id, apply);   // checked: cannot fail

@@ -291,6 +291,7 @@ class DBImpl final : public DB {
   // before any other file's entries, so files always apply in file order.
   // Checked hints of data files (id, hint), oldest first, not yet applied.
   using OrderedHints = std::vector<std::pair<uint32_t, std::unique_ptr<HintFileReader>>>;
+  static constexpr size_t kMaxMergedHints = 64;  // hints merged at once, at most
   Status RecoverFile(uint32_t id, bool newest, bool has_hint, OrderedHints* ordered);
   // Applies the checked, key-ordered hints of consecutive data files (oldest
   // first) in one pass in key order (MergeOrderedHints, engine/hint_merge.h:

@@ -2110,6 +2110,47 @@ TEST_F(DBTest, RandomStoreOpensTheSameFromKeyOrderedHintsAsFromScans) {
   }
 }
 
+// A store of more data files than open merges at once (64): the hints are
+// merged in runs of consecutive files, each run applied before the next, and
+// the keydir is still the one a scan builds (overwrites and deletes across
+// files and across runs).
+TEST_F(DBTest, ManySmallFilesOpenFromHintsInRunsAsFromScans) {
+  options_.max_data_file_size = 4096;
+  options_.sync_on_put = false;
+  options_.sync_on_delete = false;
+  Open();
+  std::mt19937_64 rng(11);
+  std::set<std::string> keys;
+  for (int i = 0; i < 12000; i++) {
+    const std::string k = "key" + std::to_string(rng() % 700);
+    keys.insert(k);
+    if (rng() % 5 == 0) {
+      Status s = db_->Delete(k);
+      ASSERT_TRUE(s.ok() || s.IsNotFound()) << s.ToString();
+    } else {
+      ASSERT_TRUE(db_->Put(k, RandomBytes(10 + rng() % 40, static_cast<uint32_t>(i))).ok());
+    }
+  }
+  ASSERT_TRUE(db_->Put("last", "v").ok());  // Close writes the active file's hint
+  Close();
+  Open();
+  ASSERT_TRUE(WaitForHints());
+  Close();
+  ASSERT_GT(HintIds().size(), 2 * 64u);
+  ASSERT_EQ(HintIds(), DataIds());
+  Open();
+  const auto from_hints = Snapshot(keys);
+  const DBStats hint_stats = GetStats();
+  options_.use_hint_files = false;
+  Reopen();
+  ExpectSameSnapshot(Snapshot(keys), from_hints, "hints in runs against scan");
+  EXPECT_EQ(GetStats().keys, hint_stats.keys);
+  EXPECT_EQ(GetStats().dead_bytes, hint_stats.dead_bytes);
+  size_t found = 0;
+  for (const auto& [k, st] : from_hints) found += st.found;
+  EXPECT_GT(found, 300u);
+}
+
 // Put and Delete reuse a per-thread record buffer (engine/db_impl.h,
 // ThreadBuffers): records of every size, owner and none, refused puts in
 // between, from several threads at once, must each land whole under their
