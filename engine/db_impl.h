@@ -285,13 +285,14 @@ class DBImpl final : public DB {
   bool SyncFor(WriteOptions::Sync s, bool store_default) const;
   std::shared_ptr<RandomAccessFile> FileFor(uint32_t id) const;
 
-  // Rebuilds the keydir entries of data file id from its hint or a scan. A
-  // checked hint whose entries are in key order is not applied at once but
-  // appended to *ordered; everything in *ordered is applied (and cleared)
-  // before any other file's entries, so files always apply in file order.
   // Checked hints of data files (id, hint), oldest first, not yet applied.
   using OrderedHints = std::vector<std::pair<uint32_t, std::unique_ptr<HintFileReader>>>;
   static constexpr size_t kMaxMergedHints = 64;  // hints merged at once, at most
+  // Rebuilds the keydir entries of data file id from its hint or a scan. A
+  // checked hint whose entries are in key order is not applied at once but
+  // appended to *ordered (applied when kMaxMergedHints are held); everything
+  // in *ordered is applied (and cleared) before any other file's entries, so
+  // files always apply in file order.
   Status RecoverFile(uint32_t id, bool newest, bool has_hint, OrderedHints* ordered);
   // Applies the checked, key-ordered hints of consecutive data files (oldest
   // first) in one pass in key order (MergeOrderedHints, engine/hint_merge.h:
