@@ -10,6 +10,7 @@
 
 #include "coding.h"
 #include "hint_file.h"
+#include "hint_merge.h"
 #include "log.h"
 #include "meta_file.h"
 #include "record.h"
@@ -160,12 +161,14 @@ Status DBImpl::Recover() {
     if (!s.ok()) return s;
   }
 
+  OrderedHints ordered;  // applied together, in key order
   for (size_t i = 0; i < data_ids.size(); i++) {
     const uint32_t id = data_ids[i];
     const bool has_hint = std::binary_search(hint_ids.begin(), hint_ids.end(), id);
-    s = RecoverFile(id, i + 1 == data_ids.size(), has_hint);
+    s = RecoverFile(id, i + 1 == data_ids.size(), has_hint, &ordered);
     if (!s.ok()) return s;
   }
+  ApplyOrderedHints(&ordered);
   s = OpenActiveFile(data_ids.empty() ? 0 : data_ids.back());
   if (!s.ok()) return s;
   // Keys that expired while the store was closed; a walk of the whole keydir,
@@ -180,7 +183,7 @@ Status DBImpl::Recover() {
   return Status::OK();
 }
 
-Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint) {
+Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint, OrderedHints* ordered) {
   const std::string path = DataFileName(data_dir_, id);
   uint64_t size = 0;
   Status s = env_->GetFileSize(path, &size);
@@ -191,42 +194,47 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint) {
 
   // Expired entries are kept while replaying (a later meta-update may persist
   // them); SweepExpired drops the rest once every file is read.
-  auto apply = [&](LogOp& op) { ApplyOp(op.key, op.kind, op.meta_mask, op.entry); };
+  auto apply = [&](const HintEntry& e) { ApplyOp(e.key, e.kind, e.meta_mask, e.entry); };
   bool loaded = false;
   if (has_hint && options_.use_hint_files && !options_.validate_on_open) {
     // A hint entry must describe a record inside the data file: reads size
     // their buffers by its lengths, so one that does not fit (damage behind a
-    // valid checksum) rejects the hint rather than reaching a read.
-    auto fits = [size](const LogOp& op) {
+    // valid checksum) rejects the hint rather than reaching a read. Every
+    // entry is checked before any is applied.
+    auto fits = [size](const HintEntry& op) {
       return op.record_size <= size && op.entry.offset <= size - op.record_size &&
              (op.kind != LogOp::kPut ||
               op.record_size == EntryRecordSize(op.key.size(), op.entry));
     };
-    const std::string hint_path = HintFileName(data_dir_, id);
-    HintFileReader hint;
-    s = hint.Open(env_, hint_path);
-    if (s.ok() && newest) s = CheckHintCoversFile(hint, file.get(), id, size, fits);
-    bool all_fit = true;
-    if (s.ok()) {
-      s = hint.ForEach(id, [&](LogOp& op) {
-        all_fit = all_fit && fits(op);
-        if (all_fit) apply(op);
-      });
-    }
-    if (s.ok() && !all_fit) {
-      s = Status::Corruption(hint_path + ": an entry does not fit its data file");
-    }
+    auto hint = std::make_unique<HintFileReader>();
+    bool key_ordered = false;
+    s = hint->Open(env_, HintFileName(data_dir_, id));
+    if (s.ok()) s = hint->Check(id, fits, &key_ordered);
+    if (s.ok() && newest) s = CheckHintCoversFile(*hint, file.get(), id, size);
     if (s.ok()) {
       loaded = true;
+      if (newest) newest_hint_used_ = true;
+      if (key_ordered) {
+        ordered->emplace_back(id, std::move(hint));  // applied with its neighbours
+        // Each merged hint holds a descriptor and a mapping (or a buffer)
+        // until the merge: bounded, for stores of many small files.
+        if (ordered->size() == kMaxMergedHints) ApplyOrderedHints(ordered);
+      } else {
+        ApplyOrderedHints(ordered);  // the files before it come first
+        hint->ForEach(id, apply);   // checked: cannot fail
+      }
     } else {
       Log().warn("{}; scanning its data file instead", s.ToString());
     }
   }
   if (!loaded) {
+    ApplyOrderedHints(ordered);  // the files before it come first
     RecordScanner scanner(file.get(), size, id);
     LogOp op;
     RecordScanner::Result r;
-    while ((r = scanner.Next(&op)) == RecordScanner::Result::kOp) apply(op);
+    while ((r = scanner.Next(&op)) == RecordScanner::Result::kOp) {
+      ApplyOp(op.key, op.kind, op.meta_mask, op.entry);
+    }
     if (r == RecordScanner::Result::kBad && !scanner.io_status().ok()) {
       return scanner.io_status();  // a failed read says nothing about the bytes
     }
@@ -269,6 +277,15 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint) {
   return Status::OK();
 }
 
+void DBImpl::ApplyOrderedHints(OrderedHints* ordered) {
+  std::vector<std::pair<uint32_t, const HintFileReader*>> hints;
+  for (const auto& [id, hint] : *ordered) hints.emplace_back(id, hint.get());
+  MergeOrderedHints(hints, [this](const HintEntry* e, size_t n) {
+    for (size_t i = 0; i < n; i++) ApplyOp(e[i].key, e[i].kind, e[i].meta_mask, e[i].entry);
+  });
+  ordered->clear();
+}
+
 // The newest data file has a hint only when a clean Close wrote it (the hint
 // is removed before the file is appended to again). It is used only when it
 // covers the file to its end: the record that ends last among its entries
@@ -279,13 +296,11 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint) {
 // applied: a scan of the newest file may truncate a torn tail, and applied
 // entries must not point into it.
 Status DBImpl::CheckHintCoversFile(const HintFileReader& hint, const RandomAccessFile* file,
-                                   uint32_t id, uint64_t size,
-                                   const std::function<bool(const LogOp&)>& fits) {
-  bool all_fit = true;
+                                   uint32_t id, uint64_t size) {
+  bool all_fit = true;  // every entry fits the file: HintFileReader::Check saw to it
   uint64_t end = 0;
   bool last_in_batch = false;
-  Status s = hint.ForEach(id, [&](LogOp& op) {
-    all_fit = all_fit && fits(op);
+  Status s = hint.ForEach(id, [&](const HintEntry& op) {
     const uint64_t op_end = uint64_t{op.entry.offset} + op.record_size;
     if (op_end > end) {
       end = op_end;
@@ -346,22 +361,32 @@ Status DBImpl::SetAsideDamagedTail(uint32_t id, uint64_t from, uint64_t size) {
 Status DBImpl::OpenActiveFile(uint32_t newest_id) {
   Status s;
   if (newest_id != 0 && files_[newest_id].size < options_.max_data_file_size) {
-    // Keep appending to the newest file; a hint for it would go stale.
-    const std::string hint = HintFileName(data_dir_, newest_id);
-    if (env_->FileExists(hint)) {
-      s = env_->RemoveFile(hint);
-      if (s.ok()) s = env_->SyncDir(data_dir_);  // a stale hint must not come back
+    // Keep appending to the newest file. A hint that covers it is kept until
+    // the first append (DropActiveHint); any other is stale and goes now.
+    active_id_ = newest_id;
+    active_hint_kept_ = newest_hint_used_;
+    if (!active_hint_kept_ && env_->FileExists(HintFileName(data_dir_, newest_id))) {
+      active_hint_kept_ = true;
+      s = DropActiveHint();
       if (!s.ok()) return s;
     }
     s = OpenForAppend(DataFileName(data_dir_, newest_id), /*create=*/false, &active_);
     if (!s.ok()) return s;
-    active_id_ = newest_id;
     next_file_id_ = newest_id + 1;
     return Status::OK();
   }
   next_file_id_ = newest_id + 1;
-  if (newest_id != 0) ScheduleHint(newest_id);
+  if (newest_id != 0 && !newest_hint_used_) ScheduleHint(newest_id);
   return Rotate();
+}
+
+Status DBImpl::DropActiveHint() {
+  const std::string hint = HintFileName(data_dir_, active_id_);
+  Status s = env_->RemoveFile(hint);
+  if (!s.ok() && !env_->FileExists(hint)) s = Status::OK();  // gone already
+  if (s.ok()) s = env_->SyncDir(data_dir_);  // a stale hint must not come back
+  if (s.ok()) active_hint_kept_ = false;
+  return s;
 }
 
 // --------------------------------------------------------------- keydir ops
@@ -567,6 +592,10 @@ Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
       s = Rotate();
       if (!s.ok()) return s;
     }
+    if (active_hint_kept_) {
+      s = DropActiveHint();
+      if (!s.ok()) return s;
+    }
     s = group[0]->streams.empty() ? active_->AppendV(pieces.data(), pieces.size())
                                   : AppendStreams(*group[0]);
     if (!s.ok()) return s;
@@ -685,6 +714,7 @@ Status DBImpl::Rotate() {
   }
   active_ = std::move(file);
   active_id_ = id;
+  active_hint_kept_ = false;  // the closed file's kept hint covers it still
   if (old_id != 0 && options_.use_hint_files) ScheduleHint(old_id);
   return Status::OK();
 }
@@ -1309,6 +1339,8 @@ void DBImpl::ResetState() {
   next_file_id_ = 1;
   unsynced_ = false;
   appended_since_open_ = false;
+  active_hint_kept_ = false;
+  newest_hint_used_ = false;
   keydir_.Clear();
   live_bytes_ = 0;
   files_.clear();

@@ -285,16 +285,32 @@ class DBImpl final : public DB {
   bool SyncFor(WriteOptions::Sync s, bool store_default) const;
   std::shared_ptr<RandomAccessFile> FileFor(uint32_t id) const;
 
-  Status RecoverFile(uint32_t id, bool newest, bool has_hint);
-  // Corruption unless every entry of the newest file's hint fits (fits) and
-  // the hint covers the data file (file, of size bytes) to its end.
+  // Checked hints of data files (id, hint), oldest first, not yet applied.
+  using OrderedHints = std::vector<std::pair<uint32_t, std::unique_ptr<HintFileReader>>>;
+  static constexpr size_t kMaxMergedHints = 64;  // hints merged at once, at most
+  // Rebuilds the keydir entries of data file id from its hint or a scan. A
+  // checked hint whose entries are in key order is not applied at once but
+  // appended to *ordered (applied when kMaxMergedHints are held); everything
+  // in *ordered is applied (and cleared) before any other file's entries, so
+  // files always apply in file order.
+  Status RecoverFile(uint32_t id, bool newest, bool has_hint, OrderedHints* ordered);
+  // Applies the checked, key-ordered hints of consecutive data files (oldest
+  // first) in one pass in key order (MergeOrderedHints, engine/hint_merge.h:
+  // the same keydir as file by file, built in key order, which is cheaper
+  // than file by file when each file's keys spread over the whole tree).
+  // Empties *ordered.
+  void ApplyOrderedHints(OrderedHints* ordered);
+  // Corruption unless the newest file's hint (checked: every entry fits)
+  // covers the data file (file, of size bytes) to its end.
   Status CheckHintCoversFile(const HintFileReader& hint, const RandomAccessFile* file,
-                             uint32_t id, uint64_t size,
-                             const std::function<bool(const LogOp&)>& fits);
+                             uint32_t id, uint64_t size);
   Status SetAsideDamagedTail(uint32_t id, uint64_t from, uint64_t size);
   // Opens the active data file (options_.mmap_writes: through a mapping).
   Status OpenForAppend(const std::string& path, bool create, std::unique_ptr<WritableFile>* file);
   Status OpenActiveFile(uint32_t newest_id);
+  // Removes the active file's kept hint (and syncs the directory, so it
+  // cannot come back) before the file grows. REQUIRES: the queue's leader.
+  Status DropActiveHint();
   void BackgroundLoop();
   void MergeLoop();
   // REQUIRES: merge_mu_ held.
@@ -337,6 +353,12 @@ class DBImpl final : public DB {
   // only then (a session that only read leaves the store as it found it).
   // Written by the commit leader, read by Close after the last writer.
   bool appended_since_open_ = false;
+  // The active file still has the hint a clean Close wrote and open used:
+  // kept, so that an open after a session that only read needs no scan, and
+  // removed (DropActiveHint) before the first append to the file. Set by
+  // recovery, cleared by the commit leader.
+  bool active_hint_kept_ = false;
+  bool newest_hint_used_ = false;  // recovery: the newest file was read from its hint
   // Bytes appended without sync since the background thread last flushed the
   // active file (see kFlushEvery).
   std::atomic<uint64_t> unflushed_bytes_{0};

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <sys/mman.h>
+
 #include "coding.h"
 #include "crc32.h"
 
@@ -105,68 +107,94 @@ Status HintFileReader::Open(Env* env, const std::string& path) {
   path_ = path;
   count_ = 0;
   buf_.clear();
+  bytes_ = std::string_view();
+  file_.reset();
   uint64_t size = 0;
   Status s = env->GetFileSize(path, &size);
   if (!s.ok()) return s;
   if (size < kTrailerSize) return Status::Corruption(path + ": too short for a hint file");
   if (size > buf_.max_size()) return Status::Corruption(path + ": too large for a hint file");
-  std::unique_ptr<RandomAccessFile> file;
-  s = env->NewRandomAccessFile(path, &file);
+  s = env->NewRandomAccessFile(path, &file_);
   if (!s.ok()) return s;
-  // One pass over the disk: the whole file into memory, checked, then parsed.
-  buf_.resize(static_cast<size_t>(size));
-  for (uint64_t off = 0; off < size;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kReadChunk, size - off));
-    std::string_view got;
-    s = file->Read(off, n, buf_.data() + off, &got);
-    if (!s.ok()) return s;
-    if (got.size() != n) return Status::Corruption(path + ": short read");
-    if (got.data() != buf_.data() + off) std::memcpy(buf_.data() + off, got.data(), n);
-    off += n;
+  std::string_view all = file_->Map(size);
+  if (all.size() == size) {
+    // Read front to back, twice (the checksum, then the entries): ask for
+    // read-ahead instead of the point-read advice the mapping comes with.
+    ::madvise(const_cast<char*>(all.data()), all.size(), MADV_SEQUENTIAL);
+  } else {
+    // One pass over the disk: the whole file into memory, checked, then parsed.
+    buf_.resize(static_cast<size_t>(size));
+    for (uint64_t off = 0; off < size;) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kReadChunk, size - off));
+      std::string_view got;
+      s = file_->Read(off, n, buf_.data() + off, &got);
+      if (!s.ok()) return s;
+      if (got.size() != n) return Status::Corruption(path + ": short read");
+      if (got.data() != buf_.data() + off) std::memcpy(buf_.data() + off, got.data(), n);
+      off += n;
+    }
+    all = buf_;
   }
-  const char* t = buf_.data() + size - kTrailerSize;
+  const char* t = all.data() + size - kTrailerSize;
   if (std::memcmp(t + 12, kMagic, 8) != 0) return Status::Corruption(path + ": no hint trailer");
   // The CRC covers the entries and the count.
-  if (Crc32(0, buf_.data(), size - kTrailerSize + 8) != DecodeFixed32(t + 8)) {
+  if (Crc32(0, all.data(), size - kTrailerSize + 8) != DecodeFixed32(t + 8)) {
     return Status::Corruption(path + ": hint checksum mismatch");
   }
   count_ = DecodeFixed64(t);
-  buf_.resize(static_cast<size_t>(size - kTrailerSize));
+  bytes_ = all.substr(0, static_cast<size_t>(size - kTrailerSize));
   return Status::OK();
 }
 
-Status HintFileReader::ForEach(uint32_t file_id, const std::function<void(LogOp&)>& fn) const {
-  LogOp op;
+bool HintFileReader::Next(size_t* pos, uint32_t file_id, HintEntry* out) const {
+  if (bytes_.size() - *pos < kEntryFixed) return false;
+  const char* e = bytes_.data() + *pos;
+  const uint16_t key_len = DecodeFixed16(e + 32);
+  const size_t owner_len = (static_cast<uint8_t>(e[36]) & kEntryHasOwner) ? 8 : 0;
+  if (bytes_.size() - *pos < kEntryFixed + key_len + owner_len) return false;
+  const uint8_t kind = static_cast<uint8_t>(e[34]);
+  if (kind > LogOp::kClear) return false;
+  out->entry.file_id = file_id;
+  out->entry.timestamp = static_cast<int64_t>(DecodeFixed64(e));
+  out->entry.expires = static_cast<int64_t>(DecodeFixed64(e + 8));
+  out->entry.offset = DecodeFixed32(e + 16);
+  out->entry.disk_len = DecodeFixed32(e + 20);
+  out->entry.value_len = DecodeFixed32(e + 24);
+  out->record_size = DecodeFixed32(e + 28);
+  out->kind = static_cast<LogOp::Kind>(kind);
+  out->meta_mask = static_cast<uint8_t>(e[35]);
+  out->entry.flags = static_cast<uint8_t>(e[36]);
+  out->entry.mode = DecodeFixed16(e + 37);
+  out->key = std::string_view(e + kEntryFixed, key_len);
+  out->entry.uid = owner_len ? DecodeFixed32(e + kEntryFixed + key_len) : 0;
+  out->entry.gid = owner_len ? DecodeFixed32(e + kEntryFixed + key_len + 4) : 0;
+  *pos += kEntryFixed + key_len + owner_len;
+  return true;
+}
+
+Status HintFileReader::ForEach(uint32_t file_id,
+                               const std::function<void(const HintEntry&)>& fn) const {
+  bool ignored;
+  return Check(file_id, [&fn](const HintEntry& e) { fn(e); return true; }, &ignored);
+}
+
+Status HintFileReader::Check(uint32_t file_id, const std::function<bool(const HintEntry&)>& fits,
+                             bool* key_ordered) const {
+  HintEntry e;
   uint64_t seen = 0;
   size_t pos = 0;
-  while (buf_.size() - pos >= kEntryFixed) {
-    const char* e = buf_.data() + pos;
-    const uint16_t key_len = DecodeFixed16(e + 32);
-    const size_t owner_len = (static_cast<uint8_t>(e[36]) & kEntryHasOwner) ? 8 : 0;
-    if (buf_.size() - pos < kEntryFixed + key_len + owner_len) break;
-    op.entry.file_id = file_id;
-    op.entry.timestamp = static_cast<int64_t>(DecodeFixed64(e));
-    op.entry.expires = static_cast<int64_t>(DecodeFixed64(e + 8));
-    op.entry.offset = DecodeFixed32(e + 16);
-    op.entry.disk_len = DecodeFixed32(e + 20);
-    op.entry.value_len = DecodeFixed32(e + 24);
-    op.record_size = DecodeFixed32(e + 28);
-    const uint8_t kind = static_cast<uint8_t>(e[34]);
-    if (kind > LogOp::kClear) return Status::Corruption(path_ + ": bad hint entry kind");
-    op.kind = static_cast<LogOp::Kind>(kind);
-    op.meta_mask = static_cast<uint8_t>(e[35]);
-    op.entry.flags = static_cast<uint8_t>(e[36]);
-    op.entry.mode = DecodeFixed16(e + 37);
-    op.key.assign(e + kEntryFixed, key_len);
-    op.entry.uid = owner_len ? DecodeFixed32(e + kEntryFixed + key_len) : 0;
-    op.entry.gid = owner_len ? DecodeFixed32(e + kEntryFixed + key_len + 4) : 0;
-    pos += kEntryFixed + key_len + owner_len;
+  bool ordered = true;
+  std::string_view prev;
+  while (Next(&pos, file_id, &e)) {
+    if (!fits(e)) return Status::Corruption(path_ + ": an entry does not fit its data file");
+    ordered = ordered && e.kind != LogOp::kClear && !(e.key < prev);
+    prev = e.key;
     seen++;
-    fn(op);
   }
-  if (pos != buf_.size() || seen != count_) {
-    return Status::Corruption(path_ + ": hint entry count mismatch");
+  if (pos != bytes_.size() || seen != count_) {
+    return Status::Corruption(path_ + ": malformed hint entry or entry count mismatch");
   }
+  *key_ordered = ordered;
   return Status::OK();
 }
 
@@ -174,7 +202,16 @@ Status ReadHintFile(Env* env, const std::string& path, uint32_t file_id,
                     const std::function<void(LogOp&)>& fn) {
   HintFileReader hint;
   Status s = hint.Open(env, path);
-  return s.ok() ? hint.ForEach(file_id, fn) : s;
+  if (!s.ok()) return s;
+  LogOp op;
+  return hint.ForEach(file_id, [&](const HintEntry& e) {
+    op.kind = e.kind;
+    op.meta_mask = e.meta_mask;
+    op.key.assign(e.key);
+    op.entry = e.entry;
+    op.record_size = e.record_size;
+    fn(op);
+  });
 }
 
 }  // namespace internal

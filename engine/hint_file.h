@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bitgask/env.h"
@@ -55,10 +56,23 @@ class HintWriter {
   uint64_t count_ = 0;
 };
 
-// A hint file read into memory in one pass and checked whole: Open fails
-// (Corruption) when the trailer or the checksum is wrong, before any entry is
-// parsed. Holds the file's bytes (about 40 bytes plus the key per entry) until
-// destroyed.
+// One hint entry as decoded in place: key points into the reader's bytes and
+// is valid as long as the reader.
+struct HintEntry {
+  std::string_view key;
+  LogOp::Kind kind = LogOp::kPut;
+  uint8_t meta_mask = 0;
+  uint32_t record_size = 0;
+  KeydirEntry entry;
+};
+
+// A hint file checked whole before any entry is used: Open fails
+// (Corruption) when the trailer or the checksum is wrong. The bytes are
+// mapped when the Env can map the file (the POSIX Env; read sequentially,
+// so the mapping asks for read-ahead), else read into one buffer held until
+// the reader is destroyed (about 40 bytes plus the key per entry). Through a
+// mapping, an I/O error of the disk or the file cut short by another process
+// while it is read raises SIGBUS, as for data files read through mappings.
 class HintFileReader {
  public:
   Status Open(Env* env, const std::string& path);
@@ -67,11 +81,22 @@ class HintFileReader {
   // are Corruption, found while parsing, after fn may have seen earlier
   // entries: callers fall back to scanning the data file, and replaying a
   // file's ops again is harmless. May be called more than once.
-  Status ForEach(uint32_t file_id, const std::function<void(LogOp&)>& fn) const;
+  Status ForEach(uint32_t file_id, const std::function<void(const HintEntry&)>& fn) const;
+  // Decodes every entry, calling fn for each, and says whether the keys are
+  // in key order (each key >= the one before; a DeleteAll entry, which does
+  // not commute with the others, counts as out of order). Corruption as
+  // ForEach. After it succeeded, Next cannot fail.
+  Status Check(uint32_t file_id, const std::function<bool(const HintEntry&)>& fits,
+               bool* key_ordered) const;
+  // The entry at *pos (start at 0) into *e, advancing *pos; false at the
+  // end or at a malformed entry (which Check reports).
+  bool Next(size_t* pos, uint32_t file_id, HintEntry* e) const;
 
  private:
   std::string path_;
-  std::string buf_;  // the entries, without the trailer
+  std::unique_ptr<RandomAccessFile> file_;  // owns the mapping, if any
+  std::string buf_;         // the bytes when not mapped
+  std::string_view bytes_;  // the entries, without the trailer
   uint64_t count_ = 0;
 };
 

@@ -2082,8 +2082,12 @@ TEST(DBFaultTest, NewestFileOpensFromItsHintOnlyWhenTheHintCoversIt) {
   EXPECT_LE(env.Count(FaultOp::kRead, FileClass::kData), 1u)
       << "the newest file was scanned although its hint covers it";
   EXPECT_TRUE(StateIs(db.get(), KeysOf(first), Project(first, 0)));
-  EXPECT_FALSE(Exists(HintPath(root, newest))) << "a hint must go before its file grows";
+  EXPECT_TRUE(ReadBytes(HintPath(root, newest)) == first_hint)
+      << "the hint that covers the active file stays until the file grows";
   Model all = first;
+  ASSERT_OK(db->Put(WriteOptions(), "b-first", "v"));
+  all["b-first"] = Val{"v", 0};
+  EXPECT_FALSE(Exists(HintPath(root, newest))) << "a hint must go before its file grows";
   const Model second = WriteKeys(db.get(), "b-", 100, 100);
   all.insert(second.begin(), second.end());
   ASSERT_OK(db->Close());
@@ -2116,7 +2120,7 @@ TEST(DBFaultTest, NewestFileOpensFromItsHintOnlyWhenTheHintCoversIt) {
     EXPECT_TRUE(StateIs(db.get(), KeysOf(all), Project(c.want, 0)));
     ASSERT_OK(db->Close());  // an open that only read: no hint for the active file
     db.reset();
-    EXPECT_FALSE(Exists(HintPath(r, newest)));
+    EXPECT_FALSE(Exists(HintPath(r, newest))) << "a refused hint stays at open";
     ASSERT_OK(DB::Open(r, o, &db));
     ASSERT_OK(db->Put(WriteOptions(), "c-written", "v"));
     ASSERT_OK(db->Close());  // an open that wrote: the active file's hint
@@ -2158,6 +2162,74 @@ TEST(DBFaultTest, PowerLossDuringTheHintWriteOfCloseLosesNothing) {
     env.ClearAllFaults();
     ASSERT_OK(env.DropUnsyncedData());
     env.ResetState();
+    ASSERT_OK(DB::Open(root, o, &db));
+    EXPECT_TRUE(StateIs(db.get(), KeysOf(model), Project(model, 0)));
+  }
+}
+
+// The hint a clean Close left for the active file is kept by an open until
+// the first append. A session that only read leaves it in place for the next
+// open. The first write removes it (and syncs the directory) before its
+// record is appended: when that removal fails, the write fails and nothing
+// is appended; after a power cut at any point the reopened store holds every
+// acknowledged write, and a hint that survived describes its file exactly.
+TEST(DBFaultTest, KeptHintOfTheActiveFileGoesBeforeTheFirstAppend) {
+  const FaultOp none = FaultOp::kNumOps;
+  for (FaultOp op : {none, FaultOp::kRemoveFile, FaultOp::kSyncDir}) {
+    SCOPED_TRACE(std::string("failing ") + (op == none ? "nothing" : FaultOpName(op)));
+    TempDir dir;
+    const std::string root = dir.path() + "/db";
+    TestEnv env;
+    env.SetTrackDirectories(true);
+    Options o = BaseOptions(&env);
+    std::unique_ptr<DB> db;
+    ASSERT_OK(DB::Open(root, o, &db));
+    Model model = WriteKeys(db.get(), "k-", 150, 100);
+    ASSERT_OK(db->Close());
+    db.reset();
+    const uint32_t newest = DataFileIds(root).back();
+    const std::string hint = ReadBytes(HintPath(root, newest));
+    ASSERT_FALSE(hint.empty());
+
+    // Read-only sessions: the hint stays and the next open needs no scan.
+    for (int i = 0; i < 2; i++) {
+      env.ResetCounters();
+      ASSERT_OK(DB::Open(root, o, &db));
+      EXPECT_EQ(env.Count(FaultOp::kRead, FileClass::kData), 0u) << "session " << i;
+      EXPECT_TRUE(StateIs(db.get(), KeysOf(model), Project(model, 0)));
+      ASSERT_OK(db->Close());
+      db.reset();
+      ASSERT_TRUE(ReadBytes(HintPath(root, newest)) == hint) << "session " << i;
+    }
+
+    ASSERT_OK(DB::Open(root, o, &db));
+    const uint64_t size_before = FileSize(DataPath(root, newest));
+    if (op != none) {
+      Fault f;  // fails once
+      f.name_contains = op == FaultOp::kRemoveFile ? ".hint" : "data";  // SyncDir: data/
+      env.InjectFault(op, f);
+      Status s = db->Put(WriteOptions(), "first-write", "v");
+      EXPECT_FALSE(s.ok()) << "the write went on although the hint could not be removed";
+      EXPECT_GE(env.FaultsTriggered(op), 1u);
+      EXPECT_EQ(FileSize(DataPath(root, newest)), size_before) << "appended behind a live hint";
+      env.ClearAllFaults();
+    } else {
+      ASSERT_OK(db->Put(WriteOptions(), "first-write", "v"));
+      model["first-write"] = Val{"v", 0};
+      EXPECT_FALSE(Exists(HintPath(root, newest)));
+    }
+    PowerLoss(&env, &db, PowerLossOptions());  // no clean Close: it would write a new hint
+    env.ResetState();
+    if (Exists(HintPath(root, newest))) {
+      EXPECT_TRUE(ReadBytes(HintPath(root, newest)) == hint) << "a hint other than Close's";
+      EXPECT_EQ(FileSize(DataPath(root, newest)), size_before) << "a hint came back stale";
+    }
+    ASSERT_OK(DB::Open(root, o, &db));
+    EXPECT_TRUE(StateIs(db.get(), KeysOf(model), Project(model, 0)));
+    ASSERT_OK(db->Put(WriteOptions(), "after", "v"));  // writable again
+    model["after"] = Val{"v", 0};
+    ASSERT_OK(db->Close());
+    db.reset();
     ASSERT_OK(DB::Open(root, o, &db));
     EXPECT_TRUE(StateIs(db.get(), KeysOf(model), Project(model, 0)));
   }
