@@ -109,7 +109,8 @@ Status DBImpl::PutStreamed(const WriteOptions& wo, std::string_view key, uint64_
     }
     for (uint64_t b = 0; b < block_count; b++) {
       const uint32_t crc = (*block_crcs)[b];
-      value_crc = Crc32Combine(value_crc, crc, std::min<uint64_t>(kBlockSize, size - b * kBlockSize));
+      const uint64_t len = std::min<uint64_t>(kBlockSize, size - b * kBlockSize);
+      value_crc = Crc32Combine(value_crc, crc, len);
       if (blocks) PutFixed32(&table, crc);
     }
   } else {

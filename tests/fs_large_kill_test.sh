@@ -16,7 +16,9 @@ SEED=${BITGASK_CRASH_SEED:-$(date +%s)}
 echo "fs_large_kill_test: seed $SEED, $ROUNDS rounds of $MIB MiB"
 
 # delay_ms ROUND: 0..599 ms, from SEED and ROUND.
-delay_ms() { awk -v s="$SEED" -v r="$1" 'BEGIN { srand((s % 100000) * 100 + r); printf "%d", rand() * 600 }'; }
+delay_ms() {
+  awk -v s="$SEED" -v r="$1" 'BEGIN { srand((s % 100000) * 100 + r); printf "%d", rand() * 600 }'
+}
 
 head -c "$((MIB * 1024 * 1024))" /dev/urandom > "$TMP/v0" || fail "make v0"
 mount_store_fg
@@ -35,7 +37,8 @@ while [ $r -le "$ROUNDS" ]; do
   wait "$WORKER_PID"
   WORKER_PID=
   mount_store_fg
-  [ "$(stat -c %s "$MNT/f")" -eq "$((MIB * 1024 * 1024))" ] || fail "round $r: size $(stat -c %s "$MNT/f")"
+  size=$(stat -c %s "$MNT/f")
+  [ "$size" -eq "$((MIB * 1024 * 1024))" ] || fail "round $r: size $size"
   if cmp -s "$MNT/f" "$TMP/v$r"; then
     echo "  -> the new contents"
     cur=$r
