@@ -1,9 +1,10 @@
 #!/bin/sh
 # kill -9 of the mount while a large file is rewritten (cp over it: the
 # writes go to the spill file, close stores it with DB::PutFromFile), at a
-# random moment of the write or of the store at close. After a remount the
-# file holds its old contents or the new ones, byte for byte, never a mix,
-# and the new ones whenever cp had returned 0 (close succeeded).
+# random moment of the write or of the store at close (0 to 1.3 times what
+# a whole cp took). After a remount the file holds its old contents or the
+# new ones, byte for byte, never a mix, and the new ones whenever cp had
+# returned 0 (close succeeded). About 7 s.
 #
 # BITGASK_KILL_MIB sets the file's size (default 48), BITGASK_KILL_ROUNDS
 # the rounds (default 4), BITGASK_CRASH_SEED the delays (printed).
@@ -15,14 +16,19 @@ ROUNDS=${BITGASK_KILL_ROUNDS:-4}
 SEED=${BITGASK_CRASH_SEED:-$(date +%s)}
 echo "fs_large_kill_test: seed $SEED, $ROUNDS rounds of $MIB MiB"
 
-# delay_ms ROUND: 0..599 ms, from SEED and ROUND.
+# delay_ms ROUND: 0 to 1.3 times the first cp's time (CP_MS), from SEED and
+# ROUND: most kills land while cp writes or close stores.
 delay_ms() {
-  awk -v s="$SEED" -v r="$1" 'BEGIN { srand((s % 100000) * 100 + r); printf "%d", rand() * 600 }'
+  awk -v s="$SEED" -v r="$1" -v t="$CP_MS" \
+    'BEGIN { srand((s % 100000) * 100 + r); printf "%d", rand() * 1.3 * t }'
 }
 
 head -c "$((MIB * 1024 * 1024))" /dev/urandom > "$TMP/v0" || fail "make v0"
 mount_store_fg
+start=$(date +%s%N)
 cp "$TMP/v0" "$MNT/f" || fail "first cp"
+CP_MS=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "  -> the first cp took $CP_MS ms"
 cur=0  # the contents f must have
 new_seen=0 old_seen=0
 r=1
