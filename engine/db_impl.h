@@ -180,7 +180,7 @@ class DBImpl final : public DB {
     uint64_t len;
     uint32_t crc;     // CRC-32 of its bytes, checked again as they are written
     ValueReader read;
-    int fd = -1;      // PutFromFile: copied from bytes [0, len) of fd, not checked again
+    int fd = -1;      // PutFromFile: copied from bytes [0, len) of fd, then read back
   };
   struct Writer {
     std::string records;  // encoded records to append; empty for a pure sync

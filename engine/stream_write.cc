@@ -8,8 +8,11 @@
 // its parts with crc32_combine, so neither pass holds the whole value.
 // PutFromFile with the caller's block CRCs skips the first pass, and its
 // second is a copy from the caller's file inside the kernel
-// (WritableFile::AppendFrom), not checked again (db.h says what a mismatch
-// does).
+// (WritableFile::AppendFrom); the copy is read back from the data file (the
+// page cache) and checked block by block against the CRCs the record was
+// sealed with, so a caller's wrong CRC or a file changed under the copy
+// fails the put like a changed second read: never a sealed record that
+// reads as corrupt.
 //
 // A streamed record is appended by a leader alone (BuildGroup never groups
 // it). If its second pass fails, the record is left unfinished at the end of
@@ -20,6 +23,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "coding.h"
@@ -46,6 +51,33 @@ Status ReadExactly(const RandomAccessFile& file, uint64_t offset, size_t n, char
   if (!s.ok()) return s;
   if (got.size() != n) return Status::Corruption("record cut short");
   if (got.data() != dst) std::memcpy(dst, got.data(), n);
+  return Status::OK();
+}
+
+// Checks bytes [value_off, value_off + n) of a copied value, which landed
+// at offset `at` of the data file `dest`, against the CRCs its record was
+// sealed with: block b's in `table` (4 bytes each, from the value's first
+// block), or `value_crc` for a value of one block (no table). value_off and
+// n are multiples of kBlockSize but for the value's end. Reads the bytes
+// back (from the page cache, where the copy just put them) into buf
+// (kStreamChunk bytes).
+Status CheckCopiedValue(const RandomAccessFile& dest, uint64_t at, uint64_t value_off, uint64_t n,
+                        uint32_t value_crc, std::string_view table, char* buf) {
+  for (uint64_t done = 0; done < n;) {
+    const size_t piece = static_cast<size_t>(std::min<uint64_t>(kStreamChunk, n - done));
+    Status s = ReadExactly(dest, at + done, piece, buf);
+    if (!s.ok()) return s;
+    for (size_t b = 0; b < piece; b += kBlockSize) {
+      const uint64_t block = (value_off + done + b) / kBlockSize;
+      const uint32_t want = table.empty() ? value_crc : DecodeFixed32(&table[4 * block]);
+      if (Crc32(0, buf + b, std::min<size_t>(kBlockSize, piece - b)) != want) {
+        return Status::Corruption("the value's bytes changed while being stored: block " +
+                                  std::to_string(block) +
+                                  " as copied does not match its checksum");
+      }
+    }
+    done += piece;
+  }
   return Status::OK();
 }
 
@@ -236,6 +268,8 @@ Status DBImpl::EncodeCopy(std::string_view from, std::string_view to, int64_t /*
 }
 
 Status DBImpl::AppendStreams(const Writer& w) {
+  static_assert(kFlushEvery % kStreamChunk == 0 && kStreamChunk % kBlockSize == 0,
+                "a copied piece holds whole checksum blocks");
   std::vector<char> buf(kStreamChunk);
   size_t pos = 0;  // bytes of w.records appended so far
   uint64_t since_flush = 0;
@@ -244,10 +278,17 @@ Status DBImpl::AppendStreams(const Writer& w) {
     if (!s.ok()) return s;
     pos = st.at;
     if (st.fd >= 0) {
-      // Copied inside the kernel where it can, a flush's worth at a time.
+      // Copied inside the kernel where it can, a flush's worth at a time,
+      // each piece checked as it landed before the next one is copied.
+      const std::shared_ptr<RandomAccessFile> dest = FileFor(active_id_);
+      if (!dest) return Status::IOError("the active data file is not open for reading");
+      const std::string_view table =
+          st.len > kBlockSize ? std::string_view(w.records).substr(st.at) : std::string_view();
       for (uint64_t off = 0; off < st.len;) {
         const uint64_t n = std::min<uint64_t>(kFlushEvery, st.len - off);
+        const uint64_t at = active_->Size();
         s = active_->AppendFrom(st.fd, off, n);
+        if (s.ok()) s = CheckCopiedValue(*dest, at, off, n, st.crc, table, buf.data());
         if (!s.ok()) return s;
         off += n;
         std::lock_guard<std::mutex> l(bg_mu_);

@@ -167,13 +167,16 @@ class DB {
   // shorter; (size + kValueBlockBytes - 1) / kValueBlockBytes of them, else
   // InvalidArgument), e.g. computed while the caller wrote the file: the
   // record's checksums are built from them and the file is read once (the
-  // copy). Without them it is read twice (checksummed, then copied). The
-  // copy is not checked against the checksums: bytes that do not match them
-  // make the record fail its checksum when read (Corruption, never other
-  // bytes), and the next open truncates it, with every record after it, as
-  // a corrupt tail of the newest data file. Like PutFrom otherwise: stored
-  // whole or not at all, and a failure after the record was begun stops
-  // writes until a reopen.
+  // copy). Without them it is read twice (checksummed, then copied). Either
+  // way the copy is then read back from the data file (from the page cache)
+  // and checked against those checksums before the put is acknowledged: if
+  // they differ (wrong block CRCs, or the file changed during the call) the
+  // put fails with an error whose message says the value's bytes changed
+  // while being stored, and is handled like any failure after the record was
+  // begun (as PutFrom's): the key keeps its old value, nothing else is
+  // lost, writes stop until a reopen, and the reopen drops the unfinished
+  // record (it is the last one in the newest data file). Stored whole or
+  // not at all.
   virtual Status PutFromFile(const WriteOptions& wo, std::string_view key, int fd, uint64_t size,
                              const std::vector<uint32_t>* block_crcs) = 0;
   // Put with an expiry ttl from now (ttl > 0).
