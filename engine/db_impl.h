@@ -90,6 +90,8 @@ class DBImpl final : public DB {
   Status Put(const WriteOptions& wo, std::string_view key, std::string_view value) override;
   Status PutFrom(const WriteOptions& wo, std::string_view key, uint64_t size,
                  const ValueReader& read) override;
+  Status PutFromFile(const WriteOptions& wo, std::string_view key, int fd, uint64_t size,
+                     const std::vector<uint32_t>* block_crcs) override;
   Status PutWithTTL(std::string_view key, std::string_view value,
                     std::chrono::nanoseconds ttl) override;
   Status Get(std::string_view key, std::string* value) override;
@@ -178,6 +180,7 @@ class DBImpl final : public DB {
     uint64_t len;
     uint32_t crc;     // CRC-32 of its bytes, checked again as they are written
     ValueReader read;
+    int fd = -1;      // PutFromFile: copied from bytes [0, len) of fd, then read back
   };
   struct Writer {
     std::string records;  // encoded records to append; empty for a pure sync
@@ -250,6 +253,10 @@ class DBImpl final : public DB {
   // Encodes a WriteBatch::Copy of `from`'s record under key `to` (in
   // stream_write.cc): small values inline, large ones as a Stream.
   Status EncodeCopy(std::string_view from, std::string_view to, int64_t now, Writer* w);
+  // PutFrom and PutFromFile (stream_write.cc): a value of `size` bytes from
+  // `read`, or when fd >= 0 from fd with the given block CRCs (if any).
+  Status PutStreamed(const WriteOptions& wo, std::string_view key, uint64_t size,
+                     const ValueReader& read, int fd, const std::vector<uint32_t>* block_crcs);
   // Appends a writer that has streams. REQUIRES: the caller leads the queue.
   Status AppendStreams(const Writer& w);
   Status Rotate();

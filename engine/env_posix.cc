@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "bitgask/env.h"
 
@@ -21,6 +22,32 @@ namespace {
 
 Status PosixError(const std::string& context, int err) {
   return Status::IOError(context + ": " + std::strerror(err), err);
+}
+
+// Copies n bytes at in_off of in_fd to out_fd at *out_off (null: at its
+// file position) with copy_file_range, adding what was copied to *copied.
+// Returns 0, an errno, or -1 when the kernel cannot copy between these
+// files and nothing was copied (the caller then copies through memory).
+int KernelCopy(int in_fd, uint64_t in_off, int out_fd, off_t* out_off, uint64_t n,
+               uint64_t* copied) {
+  const uint64_t start = *copied;
+  while (n > 0) {
+    off_t from = static_cast<off_t>(in_off);
+    const size_t piece = static_cast<size_t>(std::min<uint64_t>(n, 1ull << 30));
+    ssize_t c = ::copy_file_range(in_fd, &from, out_fd, out_off, piece, 0);
+    if (c < 0 && errno == EINTR) continue;
+    if (c < 0) {
+      const int err = errno;
+      const bool unsupported = err == EXDEV || err == EINVAL || err == ENOSYS ||
+                               err == EOPNOTSUPP || err == EBADF;  // EBADF: O_APPEND
+      return unsupported && *copied == start ? -1 : err;
+    }
+    if (c == 0) return EIO;  // the source ends before n bytes
+    in_off += static_cast<uint64_t>(c);
+    n -= static_cast<uint64_t>(c);
+    *copied += static_cast<uint64_t>(c);
+  }
+  return 0;
 }
 
 class PosixWritableFile final : public WritableFile {
@@ -51,6 +78,12 @@ class PosixWritableFile final : public WritableFile {
       if (!s.ok()) return s;
     }
     return Status::OK();
+  }
+
+  Status AppendFrom(int fd, uint64_t offset, uint64_t n) override {
+    const int err = KernelCopy(fd, offset, fd_, nullptr, n, &size_);
+    if (err < 0) return WritableFile::AppendFrom(fd, offset, n);
+    return err == 0 ? Status::OK() : PosixError(path_ + ": copy_file_range", err);
   }
 
   Status Sync() override {
@@ -167,6 +200,17 @@ class PosixMappedAppendFile final : public WritableFile {
       }
     }
     return Status::OK();
+  }
+
+  // Copies through the file descriptor at Size() (the page cache is shared
+  // with the mapping), allocating as ext4 writes do, then maps afresh at the
+  // next append.
+  Status AppendFrom(int fd, uint64_t offset, uint64_t n) override {
+    off_t at = static_cast<off_t>(size_);
+    const int err = KernelCopy(fd, offset, fd_, &at, n, &size_);
+    if (err < 0) return WritableFile::AppendFrom(fd, offset, n);
+    Unmap();  // the window is behind: the next append maps afresh
+    return err == 0 ? Status::OK() : PosixError(path_ + ": copy_file_range", err);
   }
 
   // fdatasync writes back the pages dirtied through the mapping too (Linux
@@ -475,6 +519,22 @@ Status WritableFile::AppendV(const std::string_view* pieces, size_t n) {
   for (size_t i = 0; i < n; i++) {
     Status s = Append(pieces[i]);
     if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+Status WritableFile::AppendFrom(int fd, uint64_t offset, uint64_t n) {
+  std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(n, 1 << 20)));
+  while (n > 0) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(n, buf.size()));
+    ssize_t r = ::pread(fd, buf.data(), want, static_cast<off_t>(offset));
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return PosixError("reading the value's file", errno);
+    if (r == 0) return Status::IOError("the value's file ends before its size", EIO);
+    Status s = Append(std::string_view(buf.data(), static_cast<size_t>(r)));
+    if (!s.ok()) return s;
+    offset += static_cast<uint64_t>(r);
+    n -= static_cast<uint64_t>(r);
   }
   return Status::OK();
 }

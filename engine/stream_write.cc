@@ -1,17 +1,30 @@
-// Values written a piece at a time: DB::PutFrom and WriteBatch::Copy.
+// Values written a piece at a time: DB::PutFrom, DB::PutFromFile and
+// WriteBatch::Copy.
 //
 // A record's CRC sits in its header, before the value, so a streamed value
 // is read twice: once by the caller's thread to checksum it (outside the
 // commit queue), and once by the commit leader to append it, checked again
 // against the first CRC. The record CRC is put together from the CRCs of
 // its parts with crc32_combine, so neither pass holds the whole value.
+// PutFromFile with the caller's block CRCs skips the first pass, and its
+// second is a copy from the caller's file inside the kernel
+// (WritableFile::AppendFrom); the copy is read back from the data file (the
+// page cache) and checked block by block against the CRCs the record was
+// sealed with, so a caller's wrong CRC or a file changed under the copy
+// fails the put like a changed second read: never a sealed record that
+// reads as corrupt.
 //
 // A streamed record is appended by a leader alone (BuildGroup never groups
 // it). If its second pass fails, the record is left unfinished at the end of
 // the active file; the error is sticky (Commit), so nothing is appended
 // after it, and recovery truncates it at the next open.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "coding.h"
@@ -41,10 +54,63 @@ Status ReadExactly(const RandomAccessFile& file, uint64_t offset, size_t n, char
   return Status::OK();
 }
 
+// Checks bytes [value_off, value_off + n) of a copied value, which landed
+// at offset `at` of the data file `dest`, against the CRCs its record was
+// sealed with: block b's in `table` (4 bytes each, from the value's first
+// block), or `value_crc` for a value of one block (no table). value_off and
+// n are multiples of kBlockSize but for the value's end. Reads the bytes
+// back (from the page cache, where the copy just put them) into buf
+// (kStreamChunk bytes).
+Status CheckCopiedValue(const RandomAccessFile& dest, uint64_t at, uint64_t value_off, uint64_t n,
+                        uint32_t value_crc, std::string_view table, char* buf) {
+  for (uint64_t done = 0; done < n;) {
+    const size_t piece = static_cast<size_t>(std::min<uint64_t>(kStreamChunk, n - done));
+    Status s = ReadExactly(dest, at + done, piece, buf);
+    if (!s.ok()) return s;
+    for (size_t b = 0; b < piece; b += kBlockSize) {
+      const uint64_t block = (value_off + done + b) / kBlockSize;
+      const uint32_t want = table.empty() ? value_crc : DecodeFixed32(&table[4 * block]);
+      if (Crc32(0, buf + b, std::min<size_t>(kBlockSize, piece - b)) != want) {
+        return Status::Corruption("the value's bytes changed while being stored: block " +
+                                  std::to_string(block) +
+                                  " as copied does not match its checksum");
+      }
+    }
+    done += piece;
+  }
+  return Status::OK();
+}
+
 }  // namespace
+
+static_assert(DB::kValueBlockBytes == kBlockSize, "PutFromFile's blocks are the record's");
 
 Status DBImpl::PutFrom(const WriteOptions& wo, std::string_view key, uint64_t size,
                        const ValueReader& read) {
+  return PutStreamed(wo, key, size, read, -1, nullptr);
+}
+
+Status DBImpl::PutFromFile(const WriteOptions& wo, std::string_view key, int fd, uint64_t size,
+                           const std::vector<uint32_t>* block_crcs) {
+  if (fd < 0) return Status::InvalidArgument("PutFromFile needs an open file");
+  ValueReader read = [fd](uint64_t off, size_t n, char* dst) {
+    while (n > 0) {
+      ssize_t r = ::pread(fd, dst, n, static_cast<off_t>(off));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return Status::IOError("reading the value's file", errno);
+      if (r == 0) return Status::IOError("the value's file ends before its size", EIO);
+      dst += r;
+      n -= static_cast<size_t>(r);
+      off += static_cast<uint64_t>(r);
+    }
+    return Status::OK();
+  };
+  return PutStreamed(wo, key, size, read, fd, block_crcs);
+}
+
+Status DBImpl::PutStreamed(const WriteOptions& wo, std::string_view key, uint64_t size,
+                           const ValueReader& read, int fd,
+                           const std::vector<uint32_t>* block_crcs) {
   CallGuard guard(this);
   if (!guard) return Status::Closed("the store is closed");
   Status s = CheckKey(key);
@@ -54,7 +120,8 @@ Status DBImpl::PutFrom(const WriteOptions& wo, std::string_view key, uint64_t si
                             std::to_string(options_.max_value_size) + ")");
   }
   const bool blocks = size > kBlockSize;
-  const uint64_t table_len = blocks ? 4 * ((size + kBlockSize - 1) / kBlockSize) : 0;
+  const uint64_t block_count = (size + kBlockSize - 1) / kBlockSize;
+  const uint64_t table_len = blocks ? 4 * block_count : 0;
   if (kHeaderSize + key.size() + kOwnerBytes + size + table_len > kMaxFileSizeLimit) {
     return Status::TooLarge("value of " + std::to_string(size) +
                             " bytes does not fit a record (4 GiB with its checksums)");
@@ -63,19 +130,34 @@ Status DBImpl::PutFrom(const WriteOptions& wo, std::string_view key, uint64_t si
     return Status::InvalidArgument("expiry must not be negative");
   }
 
-  // First pass: the value's CRC and its block checksums.
   std::string table;
   uint32_t value_crc = 0;
-  std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(size, kStreamChunk)));
-  for (uint64_t off = 0; off < size;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kStreamChunk, size - off));
-    s = read(off, n, buf.data());
-    if (!s.ok()) return s;
-    value_crc = Crc32(value_crc, buf.data(), n);
-    for (size_t b = 0; blocks && b < n; b += kBlockSize) {
-      PutFixed32(&table, Crc32(0, buf.data() + b, std::min<size_t>(kBlockSize, n - b)));
+  if (block_crcs != nullptr) {
+    // The caller's block CRCs: the value's CRC is put together from them.
+    if (block_crcs->size() != block_count) {
+      return Status::InvalidArgument("PutFromFile: " + std::to_string(block_crcs->size()) +
+                                     " block CRCs for " + std::to_string(block_count) +
+                                     " blocks");
     }
-    off += n;
+    for (uint64_t b = 0; b < block_count; b++) {
+      const uint32_t crc = (*block_crcs)[b];
+      const uint64_t len = std::min<uint64_t>(kBlockSize, size - b * kBlockSize);
+      value_crc = Crc32Combine(value_crc, crc, len);
+      if (blocks) PutFixed32(&table, crc);
+    }
+  } else {
+    // First pass: the value's CRC and its block checksums.
+    std::vector<char> buf(static_cast<size_t>(std::min<uint64_t>(size, kStreamChunk)));
+    for (uint64_t off = 0; off < size;) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kStreamChunk, size - off));
+      s = read(off, n, buf.data());
+      if (!s.ok()) return s;
+      value_crc = Crc32(value_crc, buf.data(), n);
+      for (size_t b = 0; blocks && b < n; b += kBlockSize) {
+        PutFixed32(&table, Crc32(0, buf.data() + b, std::min<size_t>(kBlockSize, n - b)));
+      }
+      off += n;
+    }
   }
 
   const int64_t now = env_->NowUnixNanos();
@@ -94,7 +176,7 @@ Status DBImpl::PutFrom(const WriteOptions& wo, std::string_view key, uint64_t si
   uint32_t crc = Crc32Combine(RecordHeadCrc(w.records), value_crc, size);
   crc = Crc32(crc, table.data(), table.size());
   EncodeFixed32(w.records.data(), crc);
-  w.streams.push_back(Stream{w.records.size(), size, value_crc, read});
+  w.streams.push_back(Stream{w.records.size(), size, value_crc, read, fd});
   w.stream_bytes = size;
   w.records += table;
 
@@ -186,6 +268,8 @@ Status DBImpl::EncodeCopy(std::string_view from, std::string_view to, int64_t /*
 }
 
 Status DBImpl::AppendStreams(const Writer& w) {
+  static_assert(kFlushEvery % kStreamChunk == 0 && kStreamChunk % kBlockSize == 0,
+                "a copied piece holds whole checksum blocks");
   std::vector<char> buf(kStreamChunk);
   size_t pos = 0;  // bytes of w.records appended so far
   uint64_t since_flush = 0;
@@ -193,6 +277,26 @@ Status DBImpl::AppendStreams(const Writer& w) {
     Status s = active_->Append(std::string_view(w.records).substr(pos, st.at - pos));
     if (!s.ok()) return s;
     pos = st.at;
+    if (st.fd >= 0) {
+      // Copied inside the kernel where it can, a flush's worth at a time,
+      // each piece checked as it landed before the next one is copied.
+      const std::shared_ptr<RandomAccessFile> dest = FileFor(active_id_);
+      if (!dest) return Status::IOError("the active data file is not open for reading");
+      const std::string_view table =
+          st.len > kBlockSize ? std::string_view(w.records).substr(st.at) : std::string_view();
+      for (uint64_t off = 0; off < st.len;) {
+        const uint64_t n = std::min<uint64_t>(kFlushEvery, st.len - off);
+        const uint64_t at = active_->Size();
+        s = active_->AppendFrom(st.fd, off, n);
+        if (s.ok()) s = CheckCopiedValue(*dest, at, off, n, st.crc, table, buf.data());
+        if (!s.ok()) return s;
+        off += n;
+        std::lock_guard<std::mutex> l(bg_mu_);
+        flush_wanted_ = true;
+        bg_cv_.notify_one();
+      }
+      continue;
+    }
     uint32_t crc = 0;
     for (uint64_t off = 0; off < st.len;) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(kStreamChunk, st.len - off));

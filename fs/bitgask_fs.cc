@@ -36,6 +36,8 @@ constexpr double kShortTimeout = 1.0;
 constexpr uint64_t kMaxFileSize = 0xFFFFFFFFull - (256u << 10) - 65536;
 // Bytes per engine read when a large value is copied into a buffer.
 constexpr size_t kCopyPiece = 1 << 20;
+static_assert(FileBuffer::kBlockBytes == DB::kValueBlockBytes,
+              "the buffer's block CRCs are the ones PutFromFile takes");
 
 int64_t NowNs() {
   struct timespec ts;
@@ -299,7 +301,7 @@ int BitgaskFs::LoadLocked(const std::string& path, OpenFile* of) {
 
 int BitgaskFs::StoreBuffer(const std::string& path, uint16_t mode,
                            const std::optional<Owner>& owner, int64_t mtime_ns,
-                           const FileBuffer& buf) {
+                           FileBuffer& buf) {
   WriteOptions wo;
   wo.mode = mode;
   wo.owner = owner;
@@ -308,10 +310,11 @@ int BitgaskFs::StoreBuffer(const std::string& path, uint16_t mode,
   if (buf.in_memory()) {
     s = db_->Put(wo, path, buf.memory());
   } else {
-    s = db_->PutFrom(wo, path, buf.size(), [&buf](uint64_t off, size_t n, char* dst) {
-      int err = buf.ReadExactly(off, n, dst);
-      return err == 0 ? Status::OK() : Status::IOError("reading the spill file", err);
-    });
+    // The block CRCs were computed as the writes came (FileBuffer): the
+    // engine copies the spill file once, inside the kernel.
+    std::vector<uint32_t> crcs;
+    if (int err = buf.BlockCrcs(&crcs)) return err;
+    s = db_->PutFromFile(wo, path, buf.fd(), buf.size(), &crcs);
   }
   return s.ok() ? 0 : s.errno_value();
 }

@@ -9,7 +9,7 @@
 //     truncate loads the contents into its FileBuffer (in memory up to 8 MiB,
 //     beyond that in an unnamed spill file), and reads then come from the
 //     buffer. Flush, fsync and release store a changed buffer with ONE
-//     DB::Put (or DB::PutFrom when spilled), so readers never see half a
+//     DB::Put (or DB::PutFromFile when spilled), so readers never see half a
 //     write and memory stays bounded whatever the file's size.
 //   * Unlinking a file, or renaming over it, while it is open first loads its
 //     contents into the OpenFile, which is then orphaned: its handles read
@@ -205,9 +205,9 @@ class BitgaskFs {
   // Fills of->buf with path's stored value unless loaded (a missing key
   // loads as empty). REQUIRES: of->mu held (or of not shared).
   int LoadLocked(const std::string& path, OpenFile* of);
-  // One Put (in memory) or PutFrom (spilled) of buf under path.
+  // One Put (in memory) or PutFromFile (spilled) of buf under path.
   int StoreBuffer(const std::string& path, uint16_t mode, const std::optional<Owner>& owner,
-                  int64_t mtime_ns, const FileBuffer& buf);
+                  int64_t mtime_ns, FileBuffer& buf);
   // Before path's key is deleted or replaced: its open handles keep the
   // contents (loaded into their buffer) and never store them.
   // REQUIRES: ns_mu_ held.

@@ -9,7 +9,8 @@
 //   BITGASK_EIO_OPS=write,sync,rename,open,read   which calls fail (this is
 //                                  the default, "read" excepted)
 // While on, these calls fail with EIO (doing nothing) when they touch a file
-// under the directory: write/pwrite/writev/pwritev ("write"), fsync/fdatasync
+// under the directory: write/pwrite/writev/pwritev/splice/copy_file_range
+// (into such a file: "write"), fsync/fdatasync
 // ("sync"), rename/renameat with either name under it ("rename"), open/openat
 // for writing or creating ("open"), read/pread/preadv ("read"). Everything
 // else, and every call while the trigger file is absent, goes to libc
@@ -143,6 +144,24 @@ ssize_t pwritev(int fd, const struct iovec* iov, int cnt, off_t off) {
   static auto real = Next<ssize_t (*)(int, const struct iovec*, int, off_t)>("pwritev");
   if (FailFd(kWrite, fd)) EIO_RETURN(ssize_t);
   return real(fd, iov, cnt, off);
+}
+
+// The copies inside the kernel into a file under the directory: the
+// mount's spill file (splice) and the engine's PutFromFile (copy_file_range).
+ssize_t splice(int fd_in, loff_t* off_in, int fd_out, loff_t* off_out, size_t n,
+               unsigned int flags) {
+  static auto real =
+      Next<ssize_t (*)(int, loff_t*, int, loff_t*, size_t, unsigned int)>("splice");
+  if (FailFd(kWrite, fd_out)) EIO_RETURN(ssize_t);
+  return real(fd_in, off_in, fd_out, off_out, n, flags);
+}
+
+ssize_t copy_file_range(int fd_in, off64_t* off_in, int fd_out, off64_t* off_out, size_t n,
+                        unsigned int flags) {
+  static auto real =
+      Next<ssize_t (*)(int, off64_t*, int, off64_t*, size_t, unsigned int)>("copy_file_range");
+  if (FailFd(kWrite, fd_out)) EIO_RETURN(ssize_t);
+  return real(fd_in, off_in, fd_out, off_out, n, flags);
 }
 
 ssize_t read(int fd, void* buf, size_t n) {

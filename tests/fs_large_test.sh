@@ -48,6 +48,23 @@ printf 'tail-bytes' >> "$MNT/moved" || fail "append"
 [ "$(tail -c 10 "$MNT/moved")" = "tail-bytes" ] || fail "tail after append"
 assert_bounded "the append"
 
+check "writes out of order, an unaligned overwrite, a hole and truncations survive a remount"
+# The same steps on a plain file ($TMP/model) and in the mount; 24 MiB: spilled.
+head -c $((24 * 1024 * 1024)) /dev/urandom > "$TMP/v" || fail "make v"
+head -c 100000 /dev/urandom > "$TMP/patch" || fail "make patch"
+for f in "$TMP/model" "$MNT/mixed"; do
+  dd if="$TMP/v" of="$f" bs=1M skip=12 seek=12 status=none || fail "dd second half to $f"
+  dd if="$TMP/v" of="$f" bs=1M count=12 conv=notrunc status=none || fail "dd first half to $f"
+  dd if="$TMP/patch" of="$f" bs=100000 seek=5000001 oflag=seek_bytes conv=notrunc status=none ||
+    fail "dd patch to $f"
+  truncate -s 30M "$f" && printf 'end' >> "$f" && truncate -s 20000001 "$f" || fail "truncate $f"
+done
+cmp "$TMP/model" "$MNT/mixed" || fail "mixed file differs before the remount"
+unmount_store
+mount_store -o sync_on_put=false
+cmp "$TMP/model" "$MNT/mixed" || fail "mixed file differs after the remount"
+rm -f "$MNT/mixed" "$TMP/v" "$TMP/patch" "$TMP/model"
+
 check "everything persisted"
 unmount_store
 mount_store -o sync_on_put=false

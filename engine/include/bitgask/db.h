@@ -157,6 +157,28 @@ class DB {
   // recovery then drops the unfinished record.
   virtual Status PutFrom(const WriteOptions& wo, std::string_view key, uint64_t size,
                          const ValueReader& read) = 0;
+  // The bytes a value's block checksums cover each (PutFromFile).
+  static constexpr uint32_t kValueBlockBytes = 64 * 1024;
+  // Put of bytes [0, size) of the open regular file fd, which the caller
+  // must not change until the call returns. The bytes are copied into the
+  // data file inside the kernel where it can (copy_file_range), never held
+  // in memory. block_crcs: null, or the CRC-32 (zlib's crc32) of each
+  // kValueBlockBytes-byte block of those bytes in order (the last one
+  // shorter; (size + kValueBlockBytes - 1) / kValueBlockBytes of them, else
+  // InvalidArgument), e.g. computed while the caller wrote the file: the
+  // record's checksums are built from them and the file is read once (the
+  // copy). Without them it is read twice (checksummed, then copied). Either
+  // way the copy is then read back from the data file (from the page cache)
+  // and checked against those checksums before the put is acknowledged: if
+  // they differ (wrong block CRCs, or the file changed during the call) the
+  // put fails with an error whose message says the value's bytes changed
+  // while being stored, and is handled like any failure after the record was
+  // begun (as PutFrom's): the key keeps its old value, nothing else is
+  // lost, writes stop until a reopen, and the reopen drops the unfinished
+  // record (it is the last one in the newest data file). Stored whole or
+  // not at all.
+  virtual Status PutFromFile(const WriteOptions& wo, std::string_view key, int fd, uint64_t size,
+                             const std::vector<uint32_t>* block_crcs) = 0;
   // Put with an expiry ttl from now (ttl > 0).
   virtual Status PutWithTTL(std::string_view key, std::string_view value,
                             std::chrono::nanoseconds ttl) = 0;

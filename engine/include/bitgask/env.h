@@ -26,6 +26,11 @@ class WritableFile {
   virtual Status Append(std::string_view data) = 0;
   // Appends the pieces in order as one write where the OS allows.
   virtual Status AppendV(const std::string_view* pieces, size_t n);
+  // Appends bytes [offset, offset + n) of the open file fd (which must hold
+  // them). The default reads them a piece at a time and calls Append; the
+  // POSIX files copy them inside the kernel (copy_file_range). On failure
+  // part of them may have been written.
+  virtual Status AppendFrom(int fd, uint64_t offset, uint64_t n);
   // Makes everything appended so far durable (fdatasync).
   virtual Status Sync() = 0;
   virtual Status Close() = 0;
