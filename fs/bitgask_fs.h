@@ -31,13 +31,13 @@
 //   * Which keys show where is KeyView's rule (key_view.h); /.bitgask and
 //     everything in it belong to ControlFiles (control_files.h): every
 //     operation on one of its inodes is handed to it on the first line.
-//   * Cache timeouts: the kernel may cache entries and attributes for an
-//     hour (kCacheTimeout; missing names not at all), because every change
-//     reaches it: the store changes only through this process (its lock
-//     keeps others out); changes made through the mount update the kernel's
-//     caches by the FUSE protocol itself; every other door tells it (the
-//     RESP server calls InvalidateKey; setting an expiry through the TTL
-//     attribute forgets the path). What can change
+//   * Cache timeouts: the kernel may cache entries and attributes for 1 s
+//     (kCacheTimeout; it could be far longer, because every change reaches
+//     it, once the stale binding noted there is found): the store changes only through
+//     this process (its lock keeps others out); changes made through the
+//     mount update the kernel's caches by the FUSE protocol itself; every
+//     other door tells it (the RESP server calls InvalidateKey; setting an
+//     expiry through the TTL attribute forgets the path). What can change
 //     unannounced is capped: a key with an expiry is cached no longer than
 //     it lives (so it disappears when it expires), with a default_ttl
 //     nothing longer than that (a value stored later gets an expiry), and a
