@@ -50,13 +50,47 @@ int KernelCopy(int in_fd, uint64_t in_off, int out_fd, off_t* out_off, uint64_t 
   return 0;
 }
 
-class PosixWritableFile final : public WritableFile {
+// What both writable files share: the descriptor, its path for messages,
+// the bytes appended, fdatasync, and appends copied inside the kernel.
+class PosixAppendFile : public WritableFile {
  public:
-  PosixWritableFile(std::string path, int fd, uint64_t size)
-      : path_(std::move(path)), fd_(fd), size_(size) {}
-  ~PosixWritableFile() override {
+  ~PosixAppendFile() override {
     if (fd_ >= 0) ::close(fd_);
   }
+
+  // fdatasync covers pages dirtied through a mapping too (Linux tracks them
+  // in the page cache, as it does pages written with write(2)).
+  Status Sync() override {
+    if (::fdatasync(fd_) != 0) return PosixError(path_ + ": fdatasync", errno);
+    return Status::OK();
+  }
+
+  uint64_t Size() const override { return size_; }
+
+ protected:
+  PosixAppendFile(std::string path, int fd, uint64_t size)
+      : path_(std::move(path)), fd_(fd), size_(size) {}
+
+  // Appends n bytes at offset of fd, at *at (null: at the file position),
+  // with copy_file_range. Where the kernel cannot copy between these files
+  // and nothing was copied, copies through memory with Append instead and
+  // sets *by_kernel to false.
+  Status CopyIn(int fd, uint64_t offset, uint64_t n, off_t* at, bool* by_kernel) {
+    const int err = KernelCopy(fd, offset, fd_, at, n, &size_);
+    *by_kernel = err >= 0;
+    if (err < 0) return WritableFile::AppendFrom(fd, offset, n);
+    return err == 0 ? Status::OK() : PosixError(path_ + ": copy_file_range", err);
+  }
+
+  std::string path_;
+  int fd_;
+  uint64_t size_;  // bytes appended
+};
+
+class PosixWritableFile final : public PosixAppendFile {
+ public:
+  PosixWritableFile(std::string path, int fd, uint64_t size)
+      : PosixAppendFile(std::move(path), fd, size) {}
 
   Status Append(std::string_view data) override { return AppendV(&data, 1); }
 
@@ -81,14 +115,8 @@ class PosixWritableFile final : public WritableFile {
   }
 
   Status AppendFrom(int fd, uint64_t offset, uint64_t n) override {
-    const int err = KernelCopy(fd, offset, fd_, nullptr, n, &size_);
-    if (err < 0) return WritableFile::AppendFrom(fd, offset, n);
-    return err == 0 ? Status::OK() : PosixError(path_ + ": copy_file_range", err);
-  }
-
-  Status Sync() override {
-    if (::fdatasync(fd_) != 0) return PosixError(path_ + ": fdatasync", errno);
-    return Status::OK();
+    bool by_kernel;
+    return CopyIn(fd, offset, n, nullptr, &by_kernel);
   }
 
   Status Close() override {
@@ -98,8 +126,6 @@ class PosixWritableFile final : public WritableFile {
     if (rc != 0) return PosixError(path_ + ": close", errno);
     return Status::OK();
   }
-
-  uint64_t Size() const override { return size_; }
 
  private:
   // Writes iov[0..cnt) completely, resuming after short writes.
@@ -125,10 +151,6 @@ class PosixWritableFile final : public WritableFile {
     }
     return Status::OK();
   }
-
-  std::string path_;
-  int fd_;
-  uint64_t size_;
 };
 
 // Copies n bytes to dst strictly in ascending order of address, so that a
@@ -160,12 +182,12 @@ void CopyForward(char* dst, const char* src, size_t n) {
 // disk is an error from Append (ENOSPC), never a SIGBUS on a page fault.
 // The file on disk is zero-filled past size_ up to the window's end until
 // Close truncates it. Not thread-safe (one writer), like every WritableFile.
-class PosixMappedAppendFile final : public WritableFile {
+class PosixMappedAppendFile final : public PosixAppendFile {
  public:
   static constexpr uint64_t kMapChunk = 4 << 20;
 
   PosixMappedAppendFile(std::string path, int fd, uint64_t size)
-      : path_(std::move(path)), fd_(fd), size_(size), map_off_(size), map_end_(size) {}
+      : PosixAppendFile(std::move(path), fd, size), map_off_(size), map_end_(size) {}
   ~PosixMappedAppendFile() override { Close(); }
 
   Status Append(std::string_view data) override { return AppendV(&data, 1); }
@@ -207,17 +229,10 @@ class PosixMappedAppendFile final : public WritableFile {
   // next append.
   Status AppendFrom(int fd, uint64_t offset, uint64_t n) override {
     off_t at = static_cast<off_t>(size_);
-    const int err = KernelCopy(fd, offset, fd_, &at, n, &size_);
-    if (err < 0) return WritableFile::AppendFrom(fd, offset, n);
-    Unmap();  // the window is behind: the next append maps afresh
-    return err == 0 ? Status::OK() : PosixError(path_ + ": copy_file_range", err);
-  }
-
-  // fdatasync writes back the pages dirtied through the mapping too (Linux
-  // tracks them in the page cache, as it does pages written with write(2)).
-  Status Sync() override {
-    if (::fdatasync(fd_) != 0) return PosixError(path_ + ": fdatasync", errno);
-    return Status::OK();
+    bool by_kernel;
+    Status s = CopyIn(fd, offset, n, &at, &by_kernel);
+    if (by_kernel) Unmap();  // the window is behind: the next append maps afresh
+    return s;
   }
 
   // Unmaps and truncates the file to Size(): the zero tail goes. The caller
@@ -234,8 +249,6 @@ class PosixMappedAppendFile final : public WritableFile {
     fd_ = -1;
     return s;
   }
-
-  uint64_t Size() const override { return size_; }
 
  private:
   // Appends with pwrite, for a file system that cannot map ahead.
@@ -300,9 +313,6 @@ class PosixMappedAppendFile final : public WritableFile {
     if (map_ == nullptr || size_ < map_off_) Unmap();
   }
 
-  std::string path_;
-  int fd_;
-  uint64_t size_;            // logical size: bytes appended
   uint64_t alloc_end_ = 0;   // blocks allocated up to here
   char* map_ = nullptr;      // the window [map_off_, map_end_), or null
   uint64_t map_off_;         // (both size_ when nothing is mapped)
