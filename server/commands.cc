@@ -246,6 +246,8 @@ Commands::~Commands() {
   if (state_->merge_thread.joinable()) state_->merge_thread.join();
 }
 
+bool Commands::Written() const { return state_->written; }
+
 bool Commands::TakeWritten() {
   bool w = state_->written;
   state_->written = false;

@@ -12,7 +12,7 @@
 //     one WriteBatch.
 //   * After a command changes a key, on_change(key) is called (an empty key
 //     means "every key": FLUSHDB/FLUSHALL), on the calling thread, after the
-//     change is in the store. written() tells the server a change happened
+//     change is in the store. Written() tells the server a change happened
 //     since the last TakeWritten(), so it can sync before replying.
 //   * Not thread-safe: one Commands per server, used by its event-loop thread
 //     only. BGREWRITEAOF runs a merge in a thread of its own; the destructor
@@ -78,6 +78,7 @@ class Commands {
 
   // True when a command changed the store since the last call; resets.
   bool TakeWritten();
+  bool Written() const;  // as TakeWritten, without resetting
   CommandConfig* config() { return &config_; }
 
   struct State;  // shared by the handlers (commands_internal.h)

@@ -8,7 +8,10 @@
 // Durability (sync_before_reply): when set, the server syncs the store once
 // per loop turn, after running every request read in that turn and before
 // sending any reply of that turn. So an acknowledged write is on disk, and
-// all the writes of a turn (of every client) share one fdatasync. Open the DB
+// all the writes of a turn (of every client) share one fdatasync. A turn that
+// wrote first waits briefly (at most half the last sync's time, and 1 ms) for
+// the clients the last sync acknowledged to send their next request, so that
+// clients waiting for each reply share one sync instead of two. Open the DB
 // with sync_on_put = sync_on_delete = false in that case (bitgaskd does). If
 // the sync fails, every connection that wrote in that turn gets, instead of
 // that turn's replies, one "-ERR write not acknowledged: ..." and is closed,
