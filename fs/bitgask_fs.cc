@@ -1023,7 +1023,8 @@ namespace {
 // before a close stored the file (e.g. another process's lookup while it was
 // written) but applied after the kernel evicted the written inode then
 // makes a new inode with the old size for good (a file just written and
-// closed stat as empty: docs/Filesystem.md, "Cache timeouts"). Without it
+// closed stat as empty: docs/Filesystem.md, "Why the hour took until
+// session 7"). Without it
 // the kernel re-asks (GETATTR) after such a race and believes the answer,
 // and it also stops sending a SETATTR of its cached times after each
 // create, rename and unlink.

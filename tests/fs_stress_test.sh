@@ -2,7 +2,7 @@
 # fs_stress_test.sh: the kernel's entry and attribute cache (fs/bitgask_fs.cc
 # kCacheTimeout: an hour) against the mount's inode table and its replies.
 # With a Forget that ignores lookup counts it fails within seconds; with the
-# kernel's writeback cache on, about once in 15 runs under load (a late
+# kernel's writeback cache on, about once in 20 runs under load (a late
 # lookup reply made a just-written file stat as empty: docs/Filesystem.md,
 # "Why the hour took until session 7"); a failure lists the owner's last
 # steps with the inodes it wrote. Four

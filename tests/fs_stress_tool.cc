@@ -83,14 +83,14 @@ class Owner {
                        std::string(static_cast<size_t>(Pick(3000)), 'a' + Pick(26));
     if (write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
       return Fail("write " + p);
-    struct stat wst;
+    struct stat wst = {};
     fstat(fd, &wst);
     Note("write " + p + (keep_open ? " (kept open)" : "") + " size " +
          std::to_string(data.size()) + " ino " + std::to_string(wst.st_ino));
     if (keep_open) {
       held_.push_back(fd);
       if (held_.size() > 3) {
-        struct stat hst;
+        struct stat hst = {};
         fstat(held_.front(), &hst);
         Note("close a kept descriptor of ino " + std::to_string(hst.st_ino));
         close(held_.front());
@@ -152,12 +152,13 @@ class Owner {
       if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) != it->second.perm ||
           static_cast<size_t>(st.st_size) != it->second.data.size()) {
         errno = 0;
-        struct stat again;
-        sleep(2);
+        struct stat again = {};
+        sleep(2);  // long enough for the kernel to forget an unused inode
         const int r2 = stat(p.c_str(), &again);
         Note("after 2 s: stat " + std::to_string(r2) + " ino " + std::to_string(again.st_ino) +
              " size " + std::to_string(again.st_size));
-        return Fail("stat of " + p + " differs: ino " + std::to_string(st.st_ino) + " mode " + std::to_string(st.st_mode) + " size " +
+        return Fail("stat of " + p + " differs: ino " + std::to_string(st.st_ino) + " mode " +
+                    std::to_string(st.st_mode) + " size " +
                     std::to_string(st.st_size) + ", expected perm " +
                     std::to_string(it->second.perm) + " size " +
                     std::to_string(it->second.data.size()));
