@@ -27,11 +27,9 @@ namespace {
 // through this process and every door that changes a key invalidates it;
 // short for what can change without anyone telling the kernel.
 // A missing name is not cached at all (ENOENT, no negative entry).
-// 1 s for now: with 3600 s, fs_stress_test once saw stat of a file its
-// owner had just written and closed report size 0 (a stale attribute or
-// binding, not yet found; docs/Filesystem.md); the short timeout makes the
-// kernel look again.
-constexpr double kCacheTimeout = 1.0;
+// An hour. (It was 1 s while a file just written and closed could stat as
+// empty: that was the writeback cache's, see OpInit.)
+constexpr double kCacheTimeout = 3600.0;
 // For a directory that exists only through its children (no marker, or one
 // that expires: it vanishes when they expire), and for detached inodes.
 constexpr double kShortTimeout = 1.0;
@@ -248,7 +246,12 @@ void BitgaskFs::ReplyEntry(fuse_req_t req, const std::string& path) {
   }
   e.ino = ino;
   e.generation = 1;
-  e.attr_timeout = timeout;
+  // An open file's attributes may change (a write, a truncate, a store at
+  // close) before the kernel applies this reply, and it may apply it to a
+  // new inode after evicting the one that was written (a lookup that raced
+  // the file's creation: its reply comes late): cached for no time, the
+  // kernel asks again at the next stat instead of keeping the older size.
+  e.attr_timeout = FindOpen(ino) ? 0 : timeout;
   e.entry_timeout = timeout;
   if (fuse_reply_entry(req, &e) != 0) inodes_.Forget(ino, 1);
 }
@@ -344,6 +347,7 @@ int BitgaskFs::CommitLocked(fuse_ino_t ino, OpenFile* of) {
 bool BitgaskFs::DetachedStat(fuse_ino_t ino, struct stat* st) {
   mode_t mode;
   off_t size = 0;
+  int64_t mtime_ns = NowNs();
   std::optional<Owner> owner;
   auto of = FindOpen(ino);
   std::unique_lock<std::mutex> l;
@@ -352,6 +356,7 @@ bool BitgaskFs::DetachedStat(fuse_ino_t ino, struct stat* st) {
     mode = FileMode(of->mode);
     size = static_cast<off_t>(of->buf.size());
     owner = of->owner;
+    if (of->mtime_ns != 0) mtime_ns = of->mtime_ns;
   } else {
     uint32_t last;
     if (!inodes_.LastMode(ino, &last)) return false;
@@ -365,7 +370,8 @@ bool BitgaskFs::DetachedStat(fuse_ino_t ino, struct stat* st) {
   st->st_blksize = 4096;
   st->st_size = size;
   st->st_blocks = (size + 511) / 512;
-  st->st_mtim = st->st_ctim = st->st_atim = ToTimespec(NowNs());
+  st->st_mtim = st->st_atim = ToTimespec(mtime_ns);
+  st->st_ctim = ToTimespec(std::max(mtime_ns, NowNs()));
   return true;
 }
 
@@ -375,6 +381,10 @@ void BitgaskFs::OrphanOpen(const std::string& path) {
   auto of = FindOpen(ino);
   if (!of) return;
   std::lock_guard<std::mutex> l(of->mu);
+  RecordMeta m;
+  // Its mtime from now on: the unstored writes' or the stored one.
+  if ((!of->dirty || of->mtime_ns == 0) && db_->Meta(path, &m).ok())
+    of->mtime_ns = m.timestamp_unix_ns;
   if (LoadLocked(path, of.get()) == 0) of->orphaned = true;
 }
 
@@ -425,8 +435,15 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
       if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size >= 0) {
         int err = of->buf.Truncate(static_cast<uint64_t>(attr->st_size));
         if (err != 0) return (void)fuse_reply_err(req, err);
+        of->mtime_ns = NowNs();
       }
       if (to_set & FUSE_SET_ATTR_MODE) of->mode = S_IFREG | (attr->st_mode & 07777);
+      if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+        of->mtime_ns = NowNs();
+      } else if (to_set & FUSE_SET_ATTR_MTIME) {
+        of->mtime_ns = static_cast<int64_t>(attr->st_mtim.tv_sec) * 1000000000 +
+                       attr->st_mtim.tv_nsec;
+      }
     }
     struct stat st;
     if (!DetachedStat(ino, &st)) return (void)fuse_reply_err(req, ENOENT);
@@ -483,9 +500,8 @@ void BitgaskFs::Setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
     Status s;
     if (kind == Kind::kFile) {
       // Changed contents stored later keep this time: no record of its own
-      // then. Nor when it is the stored time already (the kernel's writeback
-      // cache sends its cached mtime with every ctime change, e.g. after a
-      // rename). The buffer's lock is held to the end: no commit between.
+      // then. Nor when it is the stored time already. The buffer's lock is
+      // held to the end: no commit between.
       bool stored_later = false;
       std::unique_lock<std::mutex> l;
       auto of = FindOpen(ino);
@@ -742,6 +758,9 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   // A new file opened for writing is synced by its close (flush stores it,
   // with the store's sync options), not here: one sync per file created.
   bool sync_at_close = false;
+  uint64_t ino;
+  auto fh = std::make_unique<FileHandle>();
+  fh->writable = writable;
   {
     std::lock_guard<std::mutex> ns(ns_mu_);
     if (int err = NewChildPath(parent, name, &path)) return (void)fuse_reply_err(req, err);
@@ -753,31 +772,36 @@ void BitgaskFs::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
     bool sgid_parent;
     owner = kind == Kind::kNone ? NewOwner(req, path, &sgid_parent) : m.owner;
     sync_at_close = writable && kind == Kind::kNone;
+    // Open before the key is stored: a lookup that finds the new key also
+    // finds it open (ReplyEntry's attribute timeout).
+    ino = inodes_.Lookup(path);
+    fh->of = Attach(ino, stored_mode, owner);
     if (kind == Kind::kNone || (fi->flags & O_TRUNC)) {
       WriteOptions wo;
       wo.mode = stored_mode;
       wo.owner = owner;
       if (sync_at_close) wo.sync = WriteOptions::Sync::kNever;
       Status s = db_->Put(wo, path, "");
-      if (!s.ok()) return (void)fuse_reply_err(req, s.errno_value());
+      if (!s.ok()) {
+        DropHandle(ino, fh.release());
+        inodes_.Forget(ino, 1);
+        return (void)fuse_reply_err(req, s.errno_value());
+      }
       if (kind == Kind::kNone) DirChanged(ParentPath(path));
     }
   }
   fuse_entry_param e;
   std::memset(&e, 0, sizeof(e));
-  uint64_t ino = inodes_.Lookup(path);
   double timeout;
   int err = StatPath(path, ino, &e.attr, &timeout);
   if (err != 0) {
+    DropHandle(ino, fh.release());
     inodes_.Forget(ino, 1);
     return (void)fuse_reply_err(req, err);
   }
   e.ino = ino;
   e.generation = 1;
   e.attr_timeout = e.entry_timeout = timeout;
-  auto fh = std::make_unique<FileHandle>();
-  fh->writable = writable;
-  fh->of = Attach(ino, stored_mode, owner);
   if (sync_at_close) {
     std::lock_guard<std::mutex> l(fh->of->mu);
     fh->of->unsynced = true;
@@ -887,8 +911,7 @@ void BitgaskFs::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     DropHandle(ino, fh);
     // The buffer could not be stored and is gone: the kernel must forget the
     // pages and size of that write, or reads would show it until the inode
-    // is evicted. (With the writeback cache the kernel keeps its own size of
-    // a cached inode; only a fresh inode takes the stored one.)
+    // is evicted.
     std::string path;
     if (err != 0 && inodes_.Path(ino, &path))
       notify_.Push([this, path] { ForgetPath(session_.load(), path); });
@@ -993,10 +1016,20 @@ void BitgaskFs::Statfs(fuse_req_t req, fuse_ino_t /*ino*/) {
 
 namespace {
 
-// The kernel caches pages and writes them back in large pieces (writeback
-// cache, 1 MiB writes): safe because every change goes through this process.
+// No writeback cache: every write(2) reaches Write before it returns (in
+// pieces of up to 1 MiB), so the sizes this process replies are the file's.
+// With the writeback cache the kernel keeps its own size of a cached regular
+// file and never takes one from a reply again; an entry reply computed
+// before a close stored the file (e.g. another process's lookup while it was
+// written) but applied after the kernel evicted the written inode then
+// makes a new inode with the old size for good (a file just written and
+// closed stat as empty: docs/Filesystem.md, "Why the hour took until
+// session 7"). Without it
+// the kernel re-asks (GETATTR) after such a race and believes the answer,
+// and it also stops sending a SETATTR of its cached times after each
+// create, rename and unlink.
 void OpInit(void* /*userdata*/, fuse_conn_info* conn) {
-  if (conn->capable & FUSE_CAP_WRITEBACK_CACHE) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+  conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->max_write = 1 << 20;
   conn->max_readahead = 1 << 20;
 }

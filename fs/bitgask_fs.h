@@ -22,18 +22,16 @@
 //   * Syncs (with sync_on_put): a file created for writing is stored empty
 //     at once but synced by its first flush (one sync per file written
 //     and closed, not two); a utimensat of a file with unstored changes
-//     is stored with them, and one that repeats the stored mtime (the
-//     writeback cache sends its cached mtime with every ctime change,
-//     e.g. after a rename) stores nothing.
+//     is stored with them, and one that repeats the stored mtime stores
+//     nothing.
 //   * Renames of files and directories are one atomic DB::Write (WriteBatch).
 //   * Removing the last entry of a directory first materializes the
 //     directory's marker in the same batch, so the directory stays.
 //   * Which keys show where is KeyView's rule (key_view.h); /.bitgask and
 //     everything in it belong to ControlFiles (control_files.h): every
 //     operation on one of its inodes is handed to it on the first line.
-//   * Cache timeouts: the kernel may cache entries and attributes for 1 s
-//     (kCacheTimeout; it could be far longer, because every change reaches
-//     it, once the stale binding noted there is found): the store changes only through
+//   * Cache timeouts: the kernel may cache entries and attributes for an
+//     hour (kCacheTimeout): the store changes only through
 //     this process (its lock keeps others out); changes made through the
 //     mount update the kernel's caches by the FUSE protocol itself; every
 //     other door tells it (the RESP server calls InvalidateKey; setting an
@@ -43,6 +41,10 @@
 //     nothing longer than that (a value stored later gets an expiry), and a
 //     directory without a lasting marker (it exists through children that
 //     may expire) for 1 s.
+//     An entry of an open file carries attributes cached for no time: they
+//     may change before the kernel applies the reply (ReplyEntry). The
+//     kernel caches no writes (no writeback cache), so it believes the
+//     sizes this process replies (OpInit says why).
 // Locking (lock order, outermost first):
 //   1. ns_mu_          serializes namespace changes (create, mkdir, unlink,
 //                      rmdir, rename, setattr) so check-then-write is atomic;

@@ -64,7 +64,14 @@ class Owner {
   bool Fail(const std::string& what) {
     std::fprintf(stderr, "FAIL: owner %s: %s: %s\n", id_.c_str(), what.c_str(),
                  std::strerror(errno));
+    std::fprintf(stderr, "owner %s: its last steps, oldest first:\n", id_.c_str());
+    for (const std::string& s : recent_) std::fprintf(stderr, "  %s\n", s.c_str());
     return false;
+  }
+  // Remembers what a step did, for the failure's report.
+  void Note(const std::string& what) {
+    recent_.push_back(what);
+    if (recent_.size() > 16) recent_.erase(recent_.begin());
   }
 
   bool Write(int i, bool keep_open) {
@@ -76,9 +83,16 @@ class Owner {
                        std::string(static_cast<size_t>(Pick(3000)), 'a' + Pick(26));
     if (write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
       return Fail("write " + p);
+    struct stat wst = {};
+    fstat(fd, &wst);
+    Note("write " + p + (keep_open ? " (kept open)" : "") + " size " +
+         std::to_string(data.size()) + " ino " + std::to_string(wst.st_ino));
     if (keep_open) {
       held_.push_back(fd);
       if (held_.size() > 3) {
+        struct stat hst = {};
+        fstat(held_.front(), &hst);
+        Note("close a kept descriptor of ino " + std::to_string(hst.st_ino));
         close(held_.front());
         held_.erase(held_.begin());
       }
@@ -98,6 +112,7 @@ class Owner {
     if (!exists || dice < 25) return Write(i, Pick(4) == 0);
     if (dice < 50) {
       if (i == j) return true;
+      Note("rename " + Path(i) + " " + Path(j));
       if (rename(Path(i).c_str(), Path(j).c_str()) != 0)
         return Fail("rename " + Path(i) + " " + Path(j));
       files_[j] = files_[i];
@@ -105,18 +120,21 @@ class Owner {
       return true;
     }
     if (dice < 65) {
+      Note("unlink " + Path(i));
       if (unlink(Path(i).c_str()) != 0) return Fail("unlink " + Path(i));
       files_.erase(i);
       return true;
     }
     if (dice < 90) {
       const unsigned perm = (n & 1) ? 0640 : 0604;
+      Note("chmod " + Path(i));
       if (chmod(Path(i).c_str(), perm) != 0) return Fail("chmod " + Path(i));
       files_[i].perm = perm;
       return true;
     }
     const std::string from = Dir();
     dir_moved_ = !dir_moved_;
+    Note("rename " + from + " " + Dir());
     if (rename(from.c_str(), Dir().c_str()) != 0) return Fail("rename " + from + " " + Dir());
     return true;
   }
@@ -134,7 +152,13 @@ class Owner {
       if (!S_ISREG(st.st_mode) || (st.st_mode & 07777) != it->second.perm ||
           static_cast<size_t>(st.st_size) != it->second.data.size()) {
         errno = 0;
-        return Fail("stat of " + p + " differs: mode " + std::to_string(st.st_mode) + " size " +
+        struct stat again = {};
+        sleep(2);  // long enough for the kernel to forget an unused inode
+        const int r2 = stat(p.c_str(), &again);
+        Note("after 2 s: stat " + std::to_string(r2) + " ino " + std::to_string(again.st_ino) +
+             " size " + std::to_string(again.st_size));
+        return Fail("stat of " + p + " differs: ino " + std::to_string(st.st_ino) + " mode " +
+                    std::to_string(st.st_mode) + " size " +
                     std::to_string(st.st_size) + ", expected perm " +
                     std::to_string(it->second.perm) + " size " +
                     std::to_string(it->second.data.size()));
@@ -159,6 +183,7 @@ class Owner {
   std::mt19937_64 rng_;
   std::map<int, File> files_;
   std::vector<int> held_;  // open descriptors (some of unlinked files)
+  std::vector<std::string> recent_;  // the last steps (Note)
   bool dir_moved_ = false;
   uint64_t gen_ = 0;
 };

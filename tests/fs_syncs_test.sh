@@ -1,7 +1,7 @@
 #!/bin/sh
 # With the default sync_on_put=true: one sync per file created, written and
-# closed, and one per rename (the writeback cache's mtime that follows a
-# rename is the stored one: nothing is written for it), counted by the
+# closed, and one per rename (an mtime set to the stored one writes
+# nothing), counted by the
 # store's "syncs" in /.bitgask/stats; what was synced survives kill -9,
 # empty files created and closed included. About 3 s.
 set -u
