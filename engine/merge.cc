@@ -6,10 +6,11 @@
 //    the new active file takes the id after that range. So in id order the
 //    outputs sit after everything they copy and before every later write.
 // 2. Copy (no lock held): scan each input; a record is live when the keydir
-//    still points at it (checked for a batch of records per hold of the shared
-//    keydir lock, after letting blocked writers go first). Live records are appended to the current output
-//    (NNNNNNNNN.data.tmp) with the keydir's current timestamp, expiry and
-//    mode in their header (meta-update records are folded in).
+//    still points at it (checked for a batch of records per hold of the
+//    shared keydir lock, after letting blocked writers go first). Live
+//    records are appended to the current output (NNNNNNNNN.data.tmp) with
+//    the keydir's current timestamp, expiry and mode in their header
+//    (meta-update records are folded in).
 // 3. Install, per output file: fsync, rename to .data, write its hint (in key
 //    order), fsync the directory, open it for readers, then repoint the
 //    keydir entries that still point at the copied records, in key order and
