@@ -56,12 +56,14 @@ inline void SpinPause() {
 
 }  // namespace
 
-void LockSpinning(std::shared_mutex& m) {
+void LockSpinning(std::shared_mutex& m, std::atomic<int>* waiting) {
   for (int i = 0; i < kLockSpins; i++) {
     if (m.try_lock()) return;
     SpinPause();
   }
+  if (waiting) waiting->fetch_add(1, std::memory_order_relaxed);
   m.lock();
+  if (waiting) waiting->fetch_sub(1, std::memory_order_relaxed);
 }
 
 void LockSharedSpinning(std::shared_mutex& m) {
@@ -623,7 +625,7 @@ Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
   }
   if (bytes > 0) {
     groups_++;
-    LockSpinning(keydir_mu_);
+    LockSpinning(keydir_mu_, &keydir_writers_waiting_);
     std::unique_lock<std::shared_mutex> kl(keydir_mu_, std::adopt_lock);
     uint64_t off = active_->Size() - bytes;
     for (Writer* x : group) {

@@ -71,8 +71,9 @@ constexpr uint64_t kFlushEvery = 8 << 20;
 // few microseconds before blocking. Keydir holds last microseconds, while a
 // thread that blocks must be woken and scheduled again: on a loaded machine
 // that takes milliseconds (it was most of a writer's waits during a merge,
-// docs/Benchmarks.md). Use with std::adopt_lock.
-void LockSpinning(std::shared_mutex& m);
+// docs/Benchmarks.md). Use with std::adopt_lock. `waiting`, when given,
+// counts the thread while it blocks (a merge steps aside for such writers).
+void LockSpinning(std::shared_mutex& m, std::atomic<int>* waiting = nullptr);
 void LockSharedSpinning(std::shared_mutex& m);
 
 // Offsets in a data file are 32-bit.
@@ -371,6 +372,7 @@ class DBImpl final : public DB {
   std::atomic<uint64_t> unflushed_bytes_{0};
 
   mutable std::shared_mutex keydir_mu_;
+  std::atomic<int> keydir_writers_waiting_{0};  // commit leaders blocked on keydir_mu_
   Keydir keydir_;            // GUARDED_BY(keydir_mu_)
   bool replayed_expiry_ = false;  // GUARDED_BY(keydir_mu_): an applied op had an expiry
   uint64_t live_bytes_ = 0;  // GUARDED_BY(keydir_mu_): bytes of records the keydir points to
