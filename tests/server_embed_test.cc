@@ -52,11 +52,22 @@ class Client {
 
 class ServerEmbedTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { ASSERT_TRUE(OpenUnsynced(dir_.path(), nullptr, &db_).ok()); }
+
+  // A store that leaves syncing to its server (on env, or the default Env).
+  static Status OpenUnsynced(const std::string& path, Env* env, std::unique_ptr<DB>* db) {
     Options o;
+    if (env != nullptr) o.env = env;
     o.sync_on_put = false;
     o.sync_on_delete = false;
-    ASSERT_TRUE(DB::Open(dir_.path(), o, &db_).ok());
+    return DB::Open(path, o, db);
+  }
+  // A server that syncs each turn's writes before replying.
+  static ServerOptions SyncBeforeReply() {
+    ServerOptions so;
+    so.addr = "127.0.0.1:0";
+    so.sync_before_reply = true;
+    return so;
   }
   test::TempDir dir_{"server_embed_test"};
   std::unique_ptr<DB> db_;
@@ -151,16 +162,9 @@ TEST_F(ServerEmbedTest, FailedSyncBeforeReplyAnswersAnErrorAndAcknowledgesNothin
   db_.reset();
   test::TempDir dir("server_embed_sync");
   test::FaultInjectionEnv env;
-  Options o;
-  o.env = &env;
-  o.sync_on_put = false;
-  o.sync_on_delete = false;
   std::unique_ptr<DB> db;
-  ASSERT_TRUE(DB::Open(dir.path(), o, &db).ok());
-  ServerOptions so;
-  so.addr = "127.0.0.1:0";
-  so.sync_before_reply = true;
-  Server server(db.get(), so);
+  ASSERT_TRUE(OpenUnsynced(dir.path(), &env, &db).ok());
+  Server server(db.get(), SyncBeforeReply());
   ASSERT_TRUE(server.Start().ok());
   {
     Client c(server.port());
@@ -201,16 +205,9 @@ TEST_F(ServerEmbedTest, ConcurrentWritersShareSyncsAndKeepEveryAcknowledgedWrite
   test::FaultInjectionEnv env;
   env.SetFastSync(true);  // what survives is the model's; the delay is the disk
   env.SetSyncDelayMicros(3000, ".data");
-  Options o;
-  o.env = &env;
-  o.sync_on_put = false;
-  o.sync_on_delete = false;
   std::unique_ptr<DB> db;
-  ASSERT_TRUE(DB::Open(dir.path(), o, &db).ok());
-  ServerOptions so;
-  so.addr = "127.0.0.1:0";
-  so.sync_before_reply = true;
-  Server server(db.get(), so);
+  ASSERT_TRUE(OpenUnsynced(dir.path(), &env, &db).ok());
+  Server server(db.get(), SyncBeforeReply());
   ASSERT_TRUE(server.Start().ok());
 
   constexpr int kClients = 8;
@@ -255,7 +252,7 @@ TEST_F(ServerEmbedTest, ConcurrentWritersShareSyncsAndKeepEveryAcknowledgedWrite
   db.reset();
   env.ClearAllFaults();
   ASSERT_TRUE(env.DropUnsyncedData().ok());
-  ASSERT_TRUE(DB::Open(dir.path(), o, &db).ok());
+  ASSERT_TRUE(OpenUnsynced(dir.path(), &env, &db).ok());
   for (int t = 0; t < kClients; t++) {
     for (int i : acked[t]) {
       std::string v;
