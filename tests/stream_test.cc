@@ -58,6 +58,14 @@ class StreamTest : public ::testing::Test {
     Status s = db_->Get(key, &v);
     return s.ok() ? v : "<" + s.ToString() + ">";
   }
+  // Closes the store, then checks every record of it with DB::Validate.
+  void CloseAndValidate() {
+    db_.reset();
+    ValidateReport report;
+    Status s = DB::Validate(dir_.path(), &report);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_TRUE(report.ok());
+  }
   TempDir dir_{"stream_test"};
   std::unique_ptr<DB> db_;
 };
@@ -87,10 +95,7 @@ TEST_F(StreamTest, PutFromStoresTheValueInBoundedPieces) {
   Open(scan);
   EXPECT_EQ(Get("big"), want);
   EXPECT_EQ(Get("after"), "x");
-  db_.reset();
-  ValidateReport report;
-  ASSERT_TRUE(DB::Validate(dir_.path(), &report).ok());
-  EXPECT_TRUE(report.ok());
+  CloseAndValidate();
 }
 
 TEST_F(StreamTest, PutFromSmallAndEmptyValues) {
@@ -156,10 +161,7 @@ TEST_F(StreamTest, ReaderChangingInTheSecondPassStopsWritesAndRecoveryDropsTheRe
   EXPECT_EQ(Get("acked"), "value");
   EXPECT_TRUE(!db_->Has("big"));
   ASSERT_TRUE(db_->Put("later", "x").ok());
-  db_.reset();
-  ValidateReport report;
-  ASSERT_TRUE(DB::Validate(dir_.path(), &report).ok());
-  EXPECT_TRUE(report.ok());
+  CloseAndValidate();
 }
 
 // The child puts acknowledged keys, then streams a value slowly; the parent
@@ -288,10 +290,7 @@ TEST_F(StreamTest, PutFromFileStoresTheFileWithOrWithoutCrcs) {
       EXPECT_EQ(Get(key + "-after"), "next " + key);
     }
   }
-  db_.reset();
-  ValidateReport report;
-  ASSERT_TRUE(DB::Validate(dir_.path(), &report).ok());
-  EXPECT_TRUE(report.ok());
+  CloseAndValidate();
 }
 
 TEST_F(StreamTest, PutFromFileRefusesBadArgumentsAndWritesNothing) {
@@ -365,10 +364,7 @@ TEST_F(StreamTest, PutFromFileWithCrcsThatDoNotMatchFailsAndLosesNothing) {
     EXPECT_EQ(Get("before" + std::to_string(i)), "acked");
     EXPECT_EQ(Get("after" + std::to_string(i)), "acked after " + std::to_string(i));
   }
-  db_.reset();
-  ValidateReport report;
-  ASSERT_TRUE(DB::Validate(dir_.path(), &report).ok());
-  EXPECT_TRUE(report.ok());
+  CloseAndValidate();
 }
 
 // An append of the copy fails part way (through an Env that sees every
@@ -404,10 +400,7 @@ TEST_F(StreamTest, PutFromFileFailingMidwayLosesNothingAcknowledged) {
   EXPECT_EQ(Get("big"), "old");
   for (int i = 0; i < 10; i++) EXPECT_EQ(Get("acked" + std::to_string(i)), "v");
   ASSERT_TRUE(db_->Put("later", "x").ok());
-  db_.reset();
-  ValidateReport report;
-  ASSERT_TRUE(DB::Validate(dir_.path(), &report).ok());
-  EXPECT_TRUE(report.ok());
+  CloseAndValidate();
 }
 
 // A power cut after an unsynced PutFromFile keeps the old value or the new
@@ -667,10 +660,7 @@ TEST_F(StreamTest, MergeCopiesLargeRecordsWithTheirNewMetadata) {
   scan.validate_on_open = true;
   Open(scan);
   check();
-  db_.reset();
-  ValidateReport report;
-  ASSERT_TRUE(DB::Validate(dir_.path(), &report).ok());
-  EXPECT_TRUE(report.ok());
+  CloseAndValidate();
 }
 
 }  // namespace
