@@ -1,6 +1,8 @@
 // The POSIX Env: plain file descriptors, pread/writev, mmap, fdatasync, flock.
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -227,16 +229,9 @@ class WindowPreparer {
       std::lock_guard<std::mutex> l(mu_);
       job_ = Job{off, fill};
       pending_ = true;
-      requested_ = true;
       done_ = Window();
     }
     cv_.notify_all();
-  }
-
-  // Whether a window at off was requested and not yet taken or discarded.
-  bool Requested(uint64_t off) {
-    std::lock_guard<std::mutex> l(mu_);
-    return requested_ && job_.off == off;
   }
 
   // Waits for the requested window and hands it over (its map to the caller).
@@ -245,7 +240,6 @@ class WindowPreparer {
     cv_.wait(l, [this] { return !pending_; });
     Window w = done_;
     done_ = Window();
-    requested_ = false;
     return w;
   }
 
@@ -274,6 +268,12 @@ class WindowPreparer {
   };
 
   void Loop() {
+    // SCHED_BATCH: woken, this thread waits for a free CPU or the next tick
+    // instead of preempting the writer that woke it (on a busy machine the
+    // writer otherwise lost its CPU for the whole preparation: 2-5 ms).
+    // Its share of the CPU is a normal thread's.
+    sched_param param{};
+    ::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &param);
     std::unique_lock<std::mutex> l(mu_);
     for (;;) {
       cv_.wait(l, [this] { return stop_ || pending_ || !retired_.empty(); });
@@ -304,7 +304,9 @@ class WindowPreparer {
     static const char zeros[kPiece] = {};
     if (job.fill) {
       for (uint64_t done = 0; done < len_;) {
-        if (cancel_.load(std::memory_order_relaxed)) return Status::IOError(path_ + ": fill ahead: cancelled", ECANCELED);
+        if (cancel_.load(std::memory_order_relaxed)) {
+          return Status::IOError(path_ + ": fill ahead: cancelled", ECANCELED);
+        }
         const uint64_t step_from = done;
         const uint64_t step_end = std::min<uint64_t>(done + kStep, len_);
         while (done < step_end) {
@@ -331,7 +333,9 @@ class WindowPreparer {
       } while (rc != 0 && errno == EINTR);
       if (rc != 0) return PosixError(path_ + ": allocate", errno);
     }
-    void* p = ::mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
+    // MAP_POPULATE: the window's pages are mapped here; the writer's first
+    // fault in a fresh window took 1-1.7 ms (docs/Benchmarks.md, session 8).
+    void* p = ::mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_,
                      static_cast<off_t>(job.off));
     if (p == MAP_FAILED) return PosixError(path_ + ": mmap", errno);
     *map = static_cast<char*>(p);
@@ -345,7 +349,6 @@ class WindowPreparer {
   std::condition_variable cv_;
   Job job_;                      // GUARDED_BY(mu_)
   bool pending_ = false;         // GUARDED_BY(mu_): job_ not yet done
-  bool requested_ = false;       // GUARDED_BY(mu_): job_ not yet taken
   Window done_;                  // GUARDED_BY(mu_): job_'s result
   std::vector<char*> retired_;   // GUARDED_BY(mu_): windows to unmap
   bool stop_ = false;            // GUARDED_BY(mu_)
@@ -358,21 +361,23 @@ class WindowPreparer {
 // bytes, its blocks allocated first (fallocate, or written as zeros: see
 // WindowPreparer) so that a full disk is an error from Append (ENOSPC or
 // EFBIG), never a SIGBUS on a page fault. The next window is prepared ahead
-// by a WindowPreparer, requested when appends pass the middle of the current
-// one (not earlier: a store whose files end before that, as with small
-// max_data_file_size, prepares nothing it will not use), filled with zeros
-// when the file was synced kFillAfterSyncs times by then (a file synced that
-// often pays an inode write in the syncs that enter a new block: see
-// WindowPreparer). The file on disk is zero-filled past size_ up to the end
+// by a WindowPreparer, requested when appends pass the first quarter of the
+// current one (not earlier: a store whose files end before that, as with a
+// small max_data_file_size, prepares nothing it will not use; at the middle,
+// a writer appending flat out often had to wait for the preparation), filled
+// with zeros when the file was synced kFillAfterSyncs times by then (a file
+// synced that often pays an inode write in the syncs that enter a new block:
+// see WindowPreparer). The file on disk is zero-filled past size_ up to the end
 // of the window, or of the prepared one, until Close truncates it.
 // Not thread-safe (one writer), like every WritableFile.
 class PosixMappedAppendFile final : public PosixAppendFile {
  public:
   static constexpr uint64_t kMapChunk = 4 << 20;
-  // A window in which the file was synced this often before its middle has
-  // its successor filled with zeros (one sync per 8 KiB appended or more:
-  // each writes at least a 4 KiB block, so the zeros add at most half).
-  static constexpr uint32_t kFillAfterSyncs = 256;
+  // A window in which the file was synced this often before its first
+  // quarter ends has its successor filled with zeros (one sync per 8 KiB
+  // appended or more: each writes at least a 4 KiB block, so the zeros add
+  // at most half).
+  static constexpr uint32_t kFillAfterSyncs = 128;
 
   PosixMappedAppendFile(std::string path, int fd, uint64_t size)
       : PosixAppendFile(std::move(path), fd, size), map_off_(size), map_end_(size) {}
@@ -491,7 +496,7 @@ class PosixMappedAppendFile final : public PosixAppendFile {
 
   void EnteredWindow() {
     window_syncs_ = 0;
-    prepare_at_ = map_off_ + kMapChunk / 2;
+    prepare_at_ = map_off_ + kMapChunk / 4;
   }
 
   // Has the preparer make the window after the current one ready.

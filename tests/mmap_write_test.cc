@@ -146,7 +146,7 @@ TEST(MappedAppendFile, NextWindowPreparedAheadAndFilledWhenSyncedOften) {
       want += a;
     };
     int i = 0;
-    for (; want.size() <= kChunk / 2; i++) {  // past the middle of the first window
+    for (; want.size() <= kChunk / 2; i++) {  // past the first window's first quarter
       append(i);
       if (synced && i < 300) {
         ASSERT_TRUE(f->Sync().ok());
@@ -156,7 +156,7 @@ TEST(MappedAppendFile, NextWindowPreparedAheadAndFilledWhenSyncedOften) {
     const Blocks next = WaitAllocated(path, kChunk, kChunk);
     EXPECT_EQ(kChunk, next.allocated);
     EXPECT_EQ(synced ? 0 : kChunk, next.unwritten);
-    // Appends cross into it and past the middle of the third.
+    // Appends cross into it and past the first quarter of the third.
     for (; want.size() <= 2 * kChunk + kChunk / 2; i++) append(i);
     ASSERT_EQ(want.size(), f->Size());
     const std::string disk = ReadWholeFile(path);
@@ -310,24 +310,24 @@ TEST(MmapWrites, ZeroFilledTailOfAKilledWriterIsACleanEnd) {
     x ^= x << 13, x ^= x >> 7, x ^= x << 17;
     c = static_cast<char>(x);
   }
-  int n = 0;  // puts, all acknowledged: 0..63 big, then 300 synced, then big to 5 MiB
+  int n = 0;  // puts, all acknowledged: 0..31 big, then 300 synced, then big to 4.7 MiB
   const int rc = InChild([&] {
     std::unique_ptr<DB> db;
     if (!DB::Open(dir.path(), o, &db).ok()) ::_exit(2);
-    for (; n < 64; n++) {  // 1 MiB
+    for (; n < 32; n++) {  // 0.5 MiB
       if (!db->Put(unsynced, Key(n), big).ok()) ::_exit(3);
     }
-    for (; n < 364; n++) {  // synced often before the first window's middle
+    for (; n < 332; n++) {  // synced often before the first window's first quarter
       if (!db->Put(synced, Key(n), Value(n)).ok()) ::_exit(3);
     }
-    for (; n < 364 + 256; n++) {  // past the middle and 1 MiB into the filled window
+    for (; n < 332 + 256; n++) {  // past the quarter and 0.6 MiB into the filled window
       if (!db->Put(unsynced, Key(n), big).ok()) ::_exit(3);
     }
     if (!db->Put(synced, "last", "synced").ok()) ::_exit(3);
     ::_exit(0);  // no Close
   });
   ASSERT_EQ(0, rc);
-  n = 364 + 256;
+  n = 332 + 256;
   const std::string data = dir.path() + "/data";
   const auto ids = FileIds(data, ".data");
   ASSERT_EQ(1u, ids.size());
@@ -355,7 +355,7 @@ TEST(MmapWrites, ZeroFilledTailOfAKilledWriterIsACleanEnd) {
   for (int i = 0; i < n; i++) {
     std::string v;
     ASSERT_TRUE(db->Get(Key(i), &v).ok()) << i;
-    ASSERT_EQ(i < 64 || i >= 364 ? big : Value(i), v) << i;
+    ASSERT_EQ(i < 32 || i >= 332 ? big : Value(i), v) << i;
   }
   std::string v;
   ASSERT_TRUE(db->Get("last", &v).ok());
