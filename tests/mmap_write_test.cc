@@ -86,8 +86,10 @@ TEST(MappedAppendFile, SizeZeroTailTruncationAndChunkBoundaries) {
 // How the blocks of [off, off + len) of a file are allocated (FIEMAP):
 // bytes in extents that are on disk, and bytes in unwritten ones (allocated
 // ahead and never written: fallocate). Bytes still in the page cache only
-// (delayed allocation) count in neither.
+// (delayed allocation) count in neither. `known` is false where the file
+// system has no FIEMAP (tmpfs): the callers then check the bytes only.
 struct Blocks {
+  bool known = false;
   uint64_t allocated = 0;
   uint64_t unwritten = 0;
 };
@@ -102,6 +104,7 @@ Blocks BlocksOf(const std::string& path, uint64_t off, uint64_t len) {
   fm->fm_length = len;
   fm->fm_extent_count = kMax;
   if (::ioctl(fd, FS_IOC_FIEMAP, fm) == 0) {
+    b.known = true;
     for (unsigned i = 0; i < fm->fm_mapped_extents; i++) {
       const fiemap_extent& e = fm->fm_extents[i];
       if (e.fe_flags & FIEMAP_EXTENT_DELALLOC) continue;
@@ -122,7 +125,7 @@ Blocks WaitAllocated(const std::string& path, uint64_t off, uint64_t len) {
   Blocks b;
   for (int i = 0; i < 1000; i++) {
     b = BlocksOf(path, off, len);
-    if (b.allocated == len) break;
+    if (!b.known || b.allocated == len) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return b;
@@ -154,8 +157,12 @@ TEST(MappedAppendFile, NextWindowPreparedAheadAndFilledWhenSyncedOften) {
     }
     // The second window is prepared without more appends.
     const Blocks next = WaitAllocated(path, kChunk, kChunk);
-    EXPECT_EQ(kChunk, next.allocated);
-    EXPECT_EQ(synced ? 0 : kChunk, next.unwritten);
+    if (next.known) {
+      EXPECT_EQ(kChunk, next.allocated);
+      EXPECT_EQ(synced ? 0 : kChunk, next.unwritten);
+    } else {
+      std::fprintf(stderr, "no FIEMAP here: the blocks ahead were not checked\n");
+    }
     // Appends cross into it and past the first quarter of the third.
     for (; want.size() <= 2 * kChunk + kChunk / 2; i++) append(i);
     ASSERT_EQ(want.size(), f->Size());
@@ -344,8 +351,12 @@ TEST(MmapWrites, ZeroFilledTailOfAKilledWriterIsACleanEnd) {
   EXPECT_EQ(std::string(2 * kChunk - end, '\0'), ReadWholeFile(path).substr(end));
   const uint64_t block_after = (end + 4095) / 4096 * 4096;
   const Blocks tail = BlocksOf(path, block_after, 2 * kChunk - block_after);
-  EXPECT_EQ(2 * kChunk - block_after, tail.allocated);
-  EXPECT_EQ(0u, tail.unwritten) << "the tail was not written as zeros ahead";
+  if (tail.known) {
+    EXPECT_EQ(2 * kChunk - block_after, tail.allocated);
+    EXPECT_EQ(0u, tail.unwritten) << "the tail was not written as zeros ahead";
+  } else {
+    std::fprintf(stderr, "no FIEMAP here: the tail's blocks were not checked\n");
+  }
 
   ValidateReport report;
   ASSERT_TRUE(DB::Validate(dir.path(), &report).ok());
