@@ -1,6 +1,8 @@
 // The POSIX Env: plain file descriptors, pread/writev, mmap, fdatasync, flock.
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -8,9 +10,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -176,19 +181,212 @@ void CopyForward(char* dst, const char* src, size_t n) {
   }
 }
 
+// Prepares the mapped append file's next window on a thread of its own, so
+// that an append crossing a window's end only switches pointers (the
+// advance cost one put about 2 ms: allocation, unmapping the old window and
+// the first faults of the new one; docs/Benchmarks.md, session 8). A window
+// is prepared in one of two ways (PrepareWindow):
+//  - allocated (fallocate: unwritten extents that read as zeros), or
+//  - filled: written as zeros in 4 KiB writes, each 64 KiB written back at
+//    once, and synced. For a file synced often: a sync that writes into an
+//    unwritten extent converts it and so writes the inode as well (about
+//    every second sync of a 16-writer group on ext4), while blocks written
+//    ahead are plain data. 4 KiB writes keep the page cache in 4 KiB folios
+//    (one large write makes large ones, and an append then dirties, and each
+//    sync writes, the whole folio); the 64 KiB steps keep what a writer's
+//    fdatasync finds dirty of the zeros (it waits for all of the file's
+//    writeback) small.
+// It also unmaps the windows the writer has left. It works through a
+// descriptor of its own, so that its syncs never consume a write error the
+// writer's Sync must report (errors are reported once per open file).
+// One job at a time; every method is called by the file's one writer.
+// Lock: mu_ is a leaf.
+class WindowPreparer {
+ public:
+  struct Window {
+    uint64_t off = 0;
+    char* map = nullptr;  // null when the job failed
+    Status status;
+  };
+
+  WindowPreparer(std::string path, int fd, size_t len)
+      : path_(std::move(path)), fd_(fd), len_(len), thread_([this] { Loop(); }) {}
+  ~WindowPreparer() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();  // it unmaps the retired windows before it ends
+    if (done_.map != nullptr) ::munmap(done_.map, len_);
+    ::close(fd_);
+  }
+
+  // Starts preparing the window at off. REQUIRES: no job pending (Take or
+  // Discard ended the last one).
+  void Request(uint64_t off, bool fill) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      job_ = Job{off, fill};
+      pending_ = true;
+      done_ = Window();
+    }
+    cv_.notify_all();
+  }
+
+  // Waits for the requested window and hands it over (its map to the caller).
+  Window Take() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [this] { return !pending_; });
+    Window w = done_;
+    done_ = Window();
+    return w;
+  }
+
+  // Stops a requested window's preparation early (between two 64 KiB steps
+  // of a fill), waits for it and unmaps it unused.
+  void Discard() {
+    cancel_.store(true, std::memory_order_relaxed);
+    Window w = Take();
+    cancel_.store(false, std::memory_order_relaxed);
+    if (w.map != nullptr) ::munmap(w.map, len_);
+  }
+
+  // Hands over a window the writer has left, to be unmapped here.
+  void Retire(char* map) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      retired_.push_back(map);
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  struct Job {
+    uint64_t off = 0;
+    bool fill = false;
+  };
+
+  void Loop() {
+    // SCHED_BATCH: woken, this thread waits for a free CPU or the next tick
+    // instead of preempting the writer that woke it (on a busy machine the
+    // writer otherwise lost its CPU for the whole preparation: 2-5 ms).
+    // Its share of the CPU is a normal thread's.
+    sched_param param{};
+    ::pthread_setschedparam(::pthread_self(), SCHED_BATCH, &param);
+    std::unique_lock<std::mutex> l(mu_);
+    for (;;) {
+      cv_.wait(l, [this] { return stop_ || pending_ || !retired_.empty(); });
+      if (!retired_.empty()) {
+        std::vector<char*> maps;
+        maps.swap(retired_);
+        l.unlock();
+        for (char* m : maps) ::munmap(m, len_);
+        l.lock();
+        continue;
+      }
+      if (stop_) return;
+      const Job job = job_;
+      l.unlock();
+      Window w;
+      w.off = job.off;
+      w.status = PrepareWindow(job, &w.map);
+      l.lock();
+      done_ = w;
+      pending_ = false;
+      cv_.notify_all();
+    }
+  }
+
+  Status PrepareWindow(const Job& job, char** map) {
+    constexpr size_t kPiece = 4096;        // one write of zeros (see the class comment)
+    constexpr uint64_t kStep = 64 << 10;   // written back at once
+    static const char zeros[kPiece] = {};
+    if (job.fill) {
+      for (uint64_t done = 0; done < len_;) {
+        if (cancel_.load(std::memory_order_relaxed)) {
+          return Status::IOError(path_ + ": fill ahead: cancelled", ECANCELED);
+        }
+        const uint64_t step_from = done;
+        const uint64_t step_end = std::min<uint64_t>(done + kStep, len_);
+        while (done < step_end) {
+          const size_t n = static_cast<size_t>(std::min<uint64_t>(kPiece, step_end - done));
+          ssize_t w = ::pwrite(fd_, zeros, n, static_cast<off_t>(job.off + done));
+          if (w < 0 && errno == EINTR) continue;
+          if (w < 0) return PosixError(path_ + ": fill ahead", errno);
+          done += static_cast<uint64_t>(w);
+        }
+        if (::sync_file_range(fd_, static_cast<off_t>(job.off + step_from),
+                              static_cast<off_t>(step_end - step_from),
+                              SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                  SYNC_FILE_RANGE_WAIT_AFTER) != 0) {
+          return PosixError(path_ + ": fill ahead: sync_file_range", errno);
+        }
+      }
+      // The blocks' allocation and the file's size: after this the
+      // writer's syncs in the window write data only.
+      if (::fdatasync(fd_) != 0) return PosixError(path_ + ": fill ahead: fdatasync", errno);
+    } else {
+      int rc;
+      do {
+        rc = ::fallocate(fd_, 0, static_cast<off_t>(job.off), static_cast<off_t>(len_));
+      } while (rc != 0 && errno == EINTR);
+      if (rc != 0) return PosixError(path_ + ": allocate", errno);
+    }
+    // MAP_POPULATE: the window's pages are mapped here; the writer's first
+    // fault in a fresh window took 1-1.7 ms (docs/Benchmarks.md, session 8).
+    void* p = ::mmap(nullptr, len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd_,
+                     static_cast<off_t>(job.off));
+    if (p == MAP_FAILED) return PosixError(path_ + ": mmap", errno);
+    *map = static_cast<char*>(p);
+    return Status::OK();
+  }
+
+  const std::string path_;
+  const int fd_;  // its own descriptor of the file
+  const size_t len_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Job job_;                      // GUARDED_BY(mu_)
+  bool pending_ = false;         // GUARDED_BY(mu_): job_ not yet done
+  Window done_;                  // GUARDED_BY(mu_): job_'s result
+  std::vector<char*> retired_;   // GUARDED_BY(mu_): windows to unmap
+  bool stop_ = false;            // GUARDED_BY(mu_)
+  std::atomic<bool> cancel_{false};  // set by Discard while it waits
+  std::thread thread_;           // last: starts once the rest is set up
+};
+
 // The active data file: appends are copies into a MAP_SHARED window of the
-// file, so a put costs no system call; a new window is mapped every
-// kMapChunk bytes, its blocks allocated first with fallocate so that a full
-// disk is an error from Append (ENOSPC), never a SIGBUS on a page fault.
-// The file on disk is zero-filled past size_ up to the window's end until
-// Close truncates it. Not thread-safe (one writer), like every WritableFile.
+// file, so a put costs no system call; the window moves every kMapChunk
+// bytes, its blocks allocated first (fallocate, or written as zeros: see
+// WindowPreparer) so that a full disk is an error from Append (ENOSPC or
+// EFBIG), never a SIGBUS on a page fault. The next window is prepared ahead
+// by a WindowPreparer, requested when appends pass the first quarter of the
+// current one (not earlier: a store whose files end before that, as with a
+// small max_data_file_size, prepares nothing it will not use; at the middle,
+// a writer appending flat out often had to wait for the preparation), filled
+// with zeros when the file was synced kFillAfterSyncs times by then (a file
+// synced that often pays an inode write in the syncs that enter a new block:
+// see WindowPreparer). The file on disk is zero-filled past size_ up to the end
+// of the window, or of the prepared one, until Close truncates it.
+// Not thread-safe (one writer), like every WritableFile.
 class PosixMappedAppendFile final : public PosixAppendFile {
  public:
   static constexpr uint64_t kMapChunk = 4 << 20;
+  // A window in which the file was synced this often before its first
+  // quarter ends has its successor filled with zeros (one sync per 8 KiB
+  // appended or more: each writes at least a 4 KiB block, so the zeros add
+  // at most half).
+  static constexpr uint32_t kFillAfterSyncs = 128;
 
   PosixMappedAppendFile(std::string path, int fd, uint64_t size)
       : PosixAppendFile(std::move(path), fd, size), map_off_(size), map_end_(size) {}
   ~PosixMappedAppendFile() override { Close(); }
+
+  Status Sync() override {
+    window_syncs_++;
+    return PosixAppendFile::Sync();
+  }
 
   Status Append(std::string_view data) override { return AppendV(&data, 1); }
 
@@ -202,7 +400,7 @@ class PosixMappedAppendFile final : public PosixAppendFile {
       size_t left = pieces[i].size();
       while (left > 0) {
         if (size_ == map_end_) {
-          Status s = Remap();
+          Status s = Advance();
           if (!s.ok() && alloc_end_ == 0 && size_ == start &&
               (s.errno_value() == EOPNOTSUPP || s.errno_value() == ENODEV)) {
             // No fallocate (or no shared mapping) on this file system.
@@ -221,13 +419,16 @@ class PosixMappedAppendFile final : public PosixAppendFile {
         left -= k;
       }
     }
+    if (size_ >= prepare_at_) RequestNext(window_syncs_ >= kFillAfterSyncs);
     return Status::OK();
   }
 
   // Copies through the file descriptor at Size() (the page cache is shared
   // with the mapping), allocating as ext4 writes do, then maps afresh at the
-  // next append.
+  // next append. The window being prepared goes first: the copy may reach
+  // into it.
   Status AppendFrom(int fd, uint64_t offset, uint64_t n) override {
+    DiscardNext();
     off_t at = static_cast<off_t>(size_);
     bool by_kernel;
     Status s = CopyIn(fd, offset, n, &at, &by_kernel);
@@ -235,12 +436,14 @@ class PosixMappedAppendFile final : public PosixAppendFile {
     return s;
   }
 
-  // Unmaps and truncates the file to Size(): the zero tail goes. The caller
-  // syncs first; the truncation itself is not synced (a tail that comes back
-  // after a power loss is zeros, read as a clean end).
+  // Unmaps and truncates the file to Size(): the zero tail goes (the
+  // preparer is stopped first, so nothing extends the file after). The
+  // caller syncs first; the truncation itself is not synced (a tail that
+  // comes back after a power loss is zeros, read as a clean end).
   Status Close() override {
     if (fd_ < 0) return Status::OK();
     Unmap();
+    next_.reset();
     Status s;
     if (::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
       s = PosixError(path_ + ": truncate", errno);
@@ -251,6 +454,8 @@ class PosixMappedAppendFile final : public PosixAppendFile {
   }
 
  private:
+  static constexpr uint64_t kNever = UINT64_MAX;
+
   // Appends with pwrite, for a file system that cannot map ahead.
   Status WritePlain(const std::string_view* pieces, size_t n) {
     for (size_t i = 0; i < n; i++) {
@@ -264,6 +469,57 @@ class PosixMappedAppendFile final : public PosixAppendFile {
       }
     }
     return Status::OK();
+  }
+
+  // Moves the window on at its end: to the prepared window when there is
+  // one (the old one goes to the preparer to be unmapped), else maps it here
+  // (Remap), which also reports a failed preparation's error afresh.
+  Status Advance() {
+    if (next_requested_ && map_ != nullptr && next_off_ == map_end_) {
+      next_requested_ = false;
+      const WindowPreparer::Window w = next_->Take();
+      if (w.map != nullptr) {
+        next_->Retire(map_);
+        map_ = w.map;
+        map_off_ = w.off;
+        map_end_ = w.off + kMapChunk;
+        alloc_end_ = std::max(alloc_end_, map_end_);
+        EnteredWindow();
+        return Status::OK();
+      }
+      if (next_fill_) fill_ = false;  // do not try again on this file
+    }
+    Status s = Remap();
+    if (s.ok()) EnteredWindow();
+    return s;
+  }
+
+  void EnteredWindow() {
+    window_syncs_ = 0;
+    prepare_at_ = map_off_ + kMapChunk / 4;
+  }
+
+  // Has the preparer make the window after the current one ready.
+  void RequestNext(bool fill) {
+    prepare_at_ = kNever;
+    if (map_ == nullptr) return;
+    if (!next_) {
+      const int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+      if (fd < 0) return;  // every window is then mapped by Remap
+      next_.reset(new WindowPreparer(path_, fd, kMapChunk));
+    }
+    next_fill_ = fill && fill_;
+    next_off_ = map_end_;
+    next_requested_ = true;
+    next_->Request(next_off_, next_fill_);
+  }
+
+  // Waits for the window being prepared, if any, and drops it.
+  void DiscardNext() {
+    if (!next_requested_) return;
+    next_->Discard();
+    next_requested_ = false;
+    if (map_ != nullptr) EnteredWindow();  // may be requested again
   }
 
   // Maps the window [size_ rounded down to a page, + kMapChunk), its blocks
@@ -290,9 +546,11 @@ class PosixMappedAppendFile final : public PosixAppendFile {
   }
 
   void Unmap() {
+    DiscardNext();
     if (map_ != nullptr) ::munmap(map_, kMapChunk);
     map_ = nullptr;
     map_off_ = map_end_ = size_;  // nothing mapped: the next append remaps
+    prepare_at_ = kNever;
   }
 
   // After a failed append: zero what it copied (the bytes must read as the
@@ -318,6 +576,16 @@ class PosixMappedAppendFile final : public PosixAppendFile {
   uint64_t map_off_;         // (both size_ when nothing is mapped)
   uint64_t map_end_;
   bool plain_ = false;       // pwrite instead (see AppendV)
+  // The next window: requested when an append reaches prepare_at_ (kNever:
+  // requested already, or nothing mapped), filled when window_syncs_ (the
+  // syncs since the window was entered) reached kFillAfterSyncs by then.
+  uint64_t prepare_at_ = kNever;
+  uint32_t window_syncs_ = 0;
+  bool fill_ = true;             // false after a fill failed
+  bool next_requested_ = false;  // a window at next_off_ is being prepared or ready
+  bool next_fill_ = false;       // ... filled with zeros
+  uint64_t next_off_ = 0;
+  std::unique_ptr<WindowPreparer> next_;  // started at the first request
 };
 
 class PosixRandomAccessFile final : public RandomAccessFile {

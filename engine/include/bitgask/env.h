@@ -85,7 +85,9 @@ class Env {
   // Append, and every appended byte is in the page cache when Append returns
   // (it survives the death of the process, as a write(2) does). Sync is
   // fdatasync, which covers pages dirtied through the mapping. Space is
-  // allocated ahead in chunks (fallocate): the file's size on disk may be
+  // allocated ahead in chunks (fallocate, or written as zeros and synced
+  // when the file is synced often; the next chunk is prepared by a thread
+  // of the file before appends reach it): the file's size on disk may be
   // larger than Size(), the excess zero-filled, until Close truncates it to
   // Size(); a process killed before Close leaves that zero tail, which every
   // reader of data files takes for a clean end. Nothing is allocated before
