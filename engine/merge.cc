@@ -178,7 +178,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
     next_out = next_file_id_;
     out_end = next_out + static_cast<uint32_t>(2 * ((bytes + per_file - 1) / per_file) + 2);
     next_file_id_ = out_end;
-    return Rotate();  // the active file becomes the last input
+    return Rotate(/*in_background=*/false);  // the active file becomes the last input
   };
   Status s = Commit(&cut);
   if (!s.ok()) return s;
