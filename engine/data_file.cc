@@ -268,6 +268,18 @@ void SetRecordOwner(const std::optional<Owner>& owner, RecordHeader* h) {
   }
 }
 
+std::string EncodePredecessorMark(const PredecessorMark& mark, int64_t timestamp) {
+  RecordHeader h;
+  h.timestamp = timestamp;
+  h.flags = kFlagsUnsyncedPredecessor;
+  char value[kUnsyncedPredecessorValueSize];
+  EncodeFixed32(value, mark.id);
+  EncodeFixed32(value + 4, mark.size);
+  std::string rec;
+  AppendRecord(&rec, h, std::string_view(), std::string_view(value, sizeof(value)), 0);
+  return rec;
+}
+
 bool FirstRecordValid(const RandomAccessFile* file, uint64_t file_size,
                       PredecessorMark* mark) {
   *mark = PredecessorMark();

@@ -114,6 +114,9 @@ struct PredecessorMark {
   uint32_t id = 0;  // 0: no marker
   uint32_t size = 0;
 };
+// The marker record (record.h) saying what mark holds.
+std::string EncodePredecessorMark(const PredecessorMark& mark, int64_t timestamp);
+constexpr uint64_t kPredecessorMarkSize = kHeaderSize + kUnsyncedPredecessorValueSize;
 // Whether the file's first record is complete and checks (false for an
 // empty or zero-filled file too); *mark is what it says when it is the
 // unsynced-predecessor marker.

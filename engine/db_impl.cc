@@ -806,15 +806,8 @@ Status DBImpl::Rotate(bool in_background) {
     // leaves the old file shorter makes recovery set this file aside. It is
     // synced with this file's first synced write; the new directory entry
     // by the retirement.
-    RecordHeader h;
-    h.timestamp = env_->NowUnixNanos();
-    h.flags = kFlagsUnsyncedPredecessor;
-    char pred[kUnsyncedPredecessorValueSize];
-    EncodeFixed32(pred, old_id);
-    EncodeFixed32(pred + 4, static_cast<uint32_t>(active_->Size()));
-    std::string marker;
-    AppendRecord(&marker, h, std::string_view(), std::string_view(pred, sizeof(pred)), 0);
-    s = file->Append(marker);
+    const PredecessorMark mark{old_id, static_cast<uint32_t>(active_->Size())};
+    s = file->Append(EncodePredecessorMark(mark, env_->NowUnixNanos()));
   } else {
     s = env_->SyncDir(data_dir_);
   }
@@ -859,6 +852,13 @@ void DBImpl::Retire(uint32_t id, std::unique_ptr<WritableFile> file) {
   }
   retire_status_ = s;
   retire_done_.store(true, std::memory_order_release);
+}
+
+void DBImpl::AwaitRetirement() {
+  // A real sleep: a test Env's fake clock must not move for it.
+  while (!retire_done_.load(std::memory_order_acquire)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 Status DBImpl::FinishRetirement() {

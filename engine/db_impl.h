@@ -287,6 +287,11 @@ class DBImpl final : public DB {
   // The retirement thread's work: syncs and closes the old active file id,
   // syncs the directory, schedules the hint; on failure stops writes.
   void Retire(uint32_t id, std::unique_ptr<WritableFile> file);
+  // Waits, outside the commit queue, until no file is retiring (another may
+  // start right after): merge and backup call it before their cut, whose
+  // rotation would otherwise wait for the retirement with writers queued
+  // behind it. Any thread.
+  void AwaitRetirement();
   // Sets the sticky write error for failure s (the first one wins) and
   // returns it. REQUIRES: queue_mu_ held.
   Status StopWrites(const Status& s);

@@ -51,6 +51,7 @@ Status DBImpl::Backup(const std::string& dst) {
   std::lock_guard<std::mutex> ml(merge_mu_);  // no merge swaps files under the copy
 
   // The cut: every file so far, the active one closed (and synced) by a rotation.
+  AwaitRetirement();
   FlushActiveFile();
   std::map<uint32_t, FileSlot> files;
   Writer cut;

@@ -158,6 +158,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
   RunGC(&dropped);  // expired keys are not copied: drop them from the keydir first
 
   // 1. Cut.
+  AwaitRetirement();
   FlushActiveFile();
   std::vector<std::pair<uint32_t, FileSlot>> inputs;
   uint32_t next_out = 0, out_end = 0;

@@ -1109,6 +1109,35 @@ TEST(DBFaultTest, FailedBackgroundSyncStopsWrites) {
 
 // ------------------------------------------- rotation without waiting (Rotate)
 
+// Non-synced writes into 4 KiB files: every rotation retires the old file in
+// the background.
+Options UnsyncedSmallFiles(Env* env) {
+  Options o = BaseOptions(env);
+  o.sync_on_put = o.sync_on_delete = false;
+  o.max_data_file_size = 4096;
+  return o;
+}
+
+WriteOptions Synced() {
+  WriteOptions wo;
+  wo.sync = WriteOptions::Sync::kAlways;
+  return wo;
+}
+
+// The keys of `acked` (written in that order) that the store holds must be a
+// prefix of them: no write survives one before it that was lost. Returns how
+// many are there.
+size_t ExpectPrefixKept(DB* db, const std::vector<std::string>& acked) {
+  std::string v;
+  size_t kept = 0;
+  while (kept < acked.size() && db->Get(acked[kept], &v).ok()) kept++;
+  for (size_t i = kept; i < acked.size(); i++) {
+    EXPECT_TRUE(db->Get(acked[i], &v).IsNotFound())
+        << acked[i] << " survived though " << acked[kept] << " (written before it) did not";
+  }
+  return kept;
+}
+
 // A put that fills a data file under sync off does not sync the old file
 // itself: the old file retires in the background. Its failed sync then stops
 // writes (the put that rotated was acknowledged: it asked for no sync), reads
@@ -1121,13 +1150,10 @@ TEST(DBFaultTest, FailedBackgroundRetirementStopsWrites) {
     TempDir dir;
     const std::string root = dir.path() + "/db";
     TestEnv env;
-    Options o = BaseOptions(&env);
-    o.sync_on_put = o.sync_on_delete = false;
-    o.max_data_file_size = 4096;
+    const Options o = UnsyncedSmallFiles(&env);
     std::unique_ptr<DB> db;
     ASSERT_OK(DB::Open(root, o, &db));
-    WriteOptions synced;
-    synced.sync = WriteOptions::Sync::kAlways;
+    const WriteOptions synced = Synced();
     Model synced_keys;
     for (int i = 0; i < 4; i++) {
       const std::string k = "synced-" + std::to_string(i);
@@ -1170,14 +1196,9 @@ TEST(DBFaultTest, FailedBackgroundRetirementStopsWrites) {
     }
     ASSERT_OK(DB::Open(root, o, &db));
     EXPECT_TRUE(StateIs(db.get(), KeysOf(synced_keys), Project(synced_keys, 0)));
-    size_t kept = 0;
-    while (kept < acked.size() && db->Get(acked[kept], &v).ok()) kept++;
+    const size_t kept = ExpectPrefixKept(db.get(), acked);
     if (variant == 0) {
       EXPECT_EQ(kept, acked.size()) << "an acknowledged write was lost";
-    }
-    for (size_t i = kept; i < acked.size(); i++) {
-      EXPECT_TRUE(db->Get(acked[i], &v).IsNotFound())
-          << acked[i] << " survived though " << acked[kept] << " (written before it) did not";
     }
     ASSERT_OK(db->Put(synced, "after-reopen", "works"));
   }
@@ -1205,13 +1226,10 @@ TEST(DBFaultTest, PowerCutWhileTheOldFileRetires) {
       TempDir dir;
       const std::string root = dir.path() + "/db";
       TestEnv env;
-      Options o = BaseOptions(&env);
-      o.sync_on_put = o.sync_on_delete = false;
-      o.max_data_file_size = 4096;
+      const Options o = UnsyncedSmallFiles(&env);
       std::unique_ptr<DB> db;
       ASSERT_OK(DB::Open(root, o, &db));
-      WriteOptions synced;
-      synced.sync = WriteOptions::Sync::kAlways;
+      const WriteOptions synced = Synced();
       ASSERT_OK(db->Put(synced, "synced-first", "s"));
       env.SetSyncDelayMicros(150 * 1000, FileName(1, ".data"));
       std::vector<std::string> acked;
@@ -1244,13 +1262,8 @@ TEST(DBFaultTest, PowerCutWhileTheOldFileRetires) {
       std::string v;
       ASSERT_OK(db->Get("synced-first", &v));
       if (synced_in_new) ASSERT_OK(db->Get("synced-new", &v));
-      size_t kept = 0;
-      while (kept < acked.size() && db->Get(acked[kept], &v).ok()) kept++;
+      const size_t kept = ExpectPrefixKept(db.get(), acked);
       EXPECT_GE(kept, synced_upto) << "a write before a synced one was lost";
-      for (size_t i = kept; i < acked.size(); i++) {
-        EXPECT_TRUE(db->Get(acked[i], &v).IsNotFound())
-            << acked[i] << " survived though " << acked[kept] << " (written before it) did not";
-      }
       if (!synced_in_new && kept < acked.size()) set_aside++;
       // The store goes on, and keeps what it is given from now on.
       ASSERT_OK(db->Put(synced, "after", "a"));
@@ -1271,9 +1284,8 @@ TEST(DBFaultTest, DamageBeforeTheNewestFileNeedsItsMarker) {
   TempDir dir;
   TestEnv env;
   auto build = [&](const std::string& root, bool sync) {
-    Options o = BaseOptions(&env);
+    Options o = UnsyncedSmallFiles(&env);
     o.sync_on_put = o.sync_on_delete = sync;
-    o.max_data_file_size = 4096;
     o.use_hint_files = false;
     o.compression_threshold = 0;
     std::unique_ptr<DB> db;
@@ -1318,6 +1330,24 @@ TEST(DBFaultTest, DamageBeforeTheNewestFileNeedsItsMarker) {
   garble_tail(third, ids[ids.size() - 3]);
   s = DB::Open(third, o, &db);
   EXPECT_TRUE(s.IsCorruption()) << "damage two files back must fail open: " << s.ToString();
+
+  // Repair salvages everything readable: it restates the newest file's
+  // marker, so open keeps the newest file's records.
+  {
+    const std::string root = dir.path() + "/repaired";
+    CopyTree(marked, root);
+    garble_tail(root, ids[ids.size() - 2]);
+    RepairReport rr;
+    ASSERT_OK(DB::Repair(root, o, &rr));
+    EXPECT_EQ(rr.damaged_regions, 1u);
+    ASSERT_OK(DB::Open(root, o, &db));
+    std::string v;
+    int missing = 0;
+    for (int i = 0; i < 60; i++) missing += db->Get("k" + std::to_string(i), &v).ok() ? 0 : 1;
+    EXPECT_EQ(missing, 1) << "repair should lose only the damaged record";
+    EXPECT_TRUE(DamagedFiles(root).empty());
+    db.reset();
+  }
 
   // Damage in the middle of the file before the newest: accepted with the
   // marker (what follows goes to a side file), refused without a first record.
