@@ -36,8 +36,8 @@
 // DeleteAll first wait for it (FinishRetirement), so an acknowledged synced
 // write never depends on a file still retiring. A failed retirement stops
 // writes like a failed write. After a power cut only the newest file and the
-// one before it can have unsynced tails; recovery accepts a torn tail in the
-// one before only when the newest allows it, and then sets the newest aside
+// one before it can have lost their tails; recovery accepts that in the one
+// before only when the newest allows it, and then sets the newest aside
 // (docs/Format.md, "Recovery rules").
 //
 // Lock order: merge_mu_ -> queue_mu_ -> keydir_mu_ -> files_mu_; bg_mu_ is a
@@ -330,15 +330,15 @@ class DBImpl final : public DB {
   // Checked hints of data files (id, hint), oldest first, not yet applied.
   using OrderedHints = std::vector<std::pair<uint32_t, std::unique_ptr<HintFileReader>>>;
   static constexpr size_t kMaxMergedHints = 64;  // hints merged at once, at most
+  // What damage RecoverFile accepts as a torn tail (truncated, not an
+  // error): none (Corruption), only damage with no valid record after it,
+  // or any (what follows the damage is copied to a side file first).
+  enum class TornTail { kNone, kTailOnly, kAny };
   // Rebuilds the keydir entries of data file id from its hint or a scan. A
   // checked hint whose entries are in key order is not applied at once but
   // appended to *ordered (applied when kMaxMergedHints are held); everything
   // in *ordered is applied (and cleared) before any other file's entries, so
   // files always apply in file order.
-  // What damage RecoverFile accepts as a torn tail (truncated, not an
-  // error): none (Corruption), only damage with no valid record after it,
-  // or any (what follows the damage is copied to a side file first).
-  enum class TornTail { kNone, kTailOnly, kAny };
   // successor: 0, or the newest file when this is the file its marker names
   // (with this file's size then, expected_size). If this file is found
   // shorter (a torn tail cut, or a tail cut cleanly), the successor is set
