@@ -1276,6 +1276,45 @@ TEST(DBFaultTest, PowerCutWhileTheOldFileRetires) {
   EXPECT_GT(set_aside, 0) << "no cut lost a write: the test saw nothing to set aside";
 }
 
+// A merge and a backup cut the log while the old file is still retiring: they
+// wait for it (a merge input and a backed-up file must be closed) and lose
+// nothing.
+TEST(DBFaultTest, MergeAndBackupWaitForTheRetiringFile) {
+  for (int backup = 0; backup < 2; backup++) {
+    SCOPED_TRACE(backup ? "backup" : "merge");
+    TempDir dir;
+    const std::string root = dir.path() + "/db";
+    TestEnv env;
+    const Options o = UnsyncedSmallFiles(&env);
+    std::unique_ptr<DB> db;
+    ASSERT_OK(DB::Open(root, o, &db));
+    env.SetSyncDelayMicros(100 * 1000, FileName(1, ".data"));
+    Model want;
+    for (int i = 0; DataFileIds(root).size() < 2; i++) {
+      ASSERT_LT(i, 100) << "no rotation";
+      const std::string k = "k" + std::to_string(i);
+      ASSERT_OK(db->Put(k, std::string(200, 'v')));
+      want[k] = Val{std::string(200, 'v'), 0};
+    }
+    const std::string dst = dir.path() + "/copy";
+    if (backup) {
+      ASSERT_OK(db->Backup(dst));
+    } else {
+      MergeOptions mo;
+      mo.force = true;
+      MergeResult r;
+      ASSERT_OK(db->Merge(mo, &r));
+      EXPECT_GE(r.files_in, 2u);
+    }
+    EXPECT_TRUE(StateIs(db.get(), KeysOf(want), Project(want, 0)));
+    ASSERT_OK(db->Close());
+    db.reset();
+    env.SetSyncDelayMicros(0);
+    ASSERT_OK(DB::Open(backup ? dst : root, o, &db));
+    EXPECT_TRUE(StateIs(db.get(), KeysOf(want), Project(want, 0)));
+  }
+}
+
 // The rule for damage before the newest file: accepted only when the newest
 // file's marker names the damaged file (or the newest file has no valid first
 // record: then only a torn tail). A store without markers (every rotation
