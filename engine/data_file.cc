@@ -196,6 +196,15 @@ RecordScanner::Result RecordScanner::ReadOne(LogOp* op, uint64_t* record_start) 
     left -= n;
   }
   if (crc != h.crc) return Bad(start, "checksum mismatch");
+  if (h.key_len == 0 && h.flags == kFlagsUnsyncedPredecessor) {
+    // The marker changes no key: noted and skipped (never inside a batch).
+    if (start != 0) return Bad(start, "unsynced-predecessor marker past the start of the file");
+    if (h.val_len != kUnsyncedPredecessorValueSize) {
+      return Bad(start, "unsynced-predecessor marker of wrong size");
+    }
+    pos_ = good_offset_ = h.RecordSize();
+    return ReadOne(op, record_start);
+  }
 
   LogOp out;
   out.key = std::move(key);
@@ -257,6 +266,44 @@ void SetRecordOwner(const std::optional<Owner>& owner, RecordHeader* h) {
     h->uid = owner->uid;
     h->gid = owner->gid;
   }
+}
+
+std::string EncodePredecessorMark(const PredecessorMark& mark, int64_t timestamp) {
+  RecordHeader h;
+  h.timestamp = timestamp;
+  h.flags = kFlagsUnsyncedPredecessor;
+  char value[kUnsyncedPredecessorValueSize];
+  EncodeFixed32(value, mark.id);
+  EncodeFixed32(value + 4, mark.size);
+  std::string rec;
+  AppendRecord(&rec, h, std::string_view(), std::string_view(value, sizeof(value)), 0);
+  return rec;
+}
+
+bool FirstRecordValid(const RandomAccessFile* file, uint64_t file_size,
+                      PredecessorMark* mark) {
+  *mark = PredecessorMark();
+  RecordHeader hdr;
+  RecordHeader* h = &hdr;
+  char header[kHeaderSize];
+  std::string_view got;
+  if (file_size < kHeaderSize || !file->Read(0, kHeaderSize, header, &got).ok() ||
+      got.size() != kHeaderSize || !DecodeHeader(got.data(), h) ||
+      h->RecordSize() > file_size || h->RecordSize() > (64u << 20)) {
+    return false;
+  }
+  std::string record(static_cast<size_t>(h->RecordSize()), '\0');
+  std::string_view rec, key, value;
+  if (!file->Read(0, record.size(), record.data(), &rec).ok() || rec.size() != record.size() ||
+      !ParseRecord(rec, h, &key, &value).ok()) {
+    return false;
+  }
+  if (h->key_len == 0 && h->flags == kFlagsUnsyncedPredecessor &&
+      value.size() == kUnsyncedPredecessorValueSize) {
+    mark->id = DecodeFixed32(value.data());
+    mark->size = DecodeFixed32(value.data() + 4);
+  }
+  return true;
 }
 
 bool FindValidRecordAfter(const RandomAccessFile* file, uint64_t file_size, uint64_t from,

@@ -55,6 +55,8 @@ class RecordScanner {
   // there: that is space allocated ahead for an active file (see
   // Env::NewMappedAppendFile) whose writer stopped before truncating it. An
   // all-zero record header never decodes (an empty key needs a flag).
+  // An unsynced-predecessor marker (record.h) at offset 0 is checked and
+  // skipped: it changes no key. Anywhere else it is kBad.
   Result Next(LogOp* op);
   // After kEnd: the bytes of such a zero tail (0 when there was none); the
   // records end at size - zero_tail().
@@ -105,6 +107,20 @@ class RecordScanner {
   size_t batch_next_ = 0;  // next op of a committed batch to hand out
   bool batch_ready_ = false;
 };
+
+// What a data file's unsynced-predecessor marker (record.h) says: the file
+// before it, and that file's size when it was closed for appends.
+struct PredecessorMark {
+  uint32_t id = 0;  // 0: no marker
+  uint32_t size = 0;
+};
+// The marker record (record.h) saying what mark holds.
+std::string EncodePredecessorMark(const PredecessorMark& mark, int64_t timestamp);
+constexpr uint64_t kPredecessorMarkSize = kHeaderSize + kUnsyncedPredecessorValueSize;
+// Whether the file's first record is complete and checks (false for an
+// empty or zero-filled file too); *mark is what it says when it is the
+// unsynced-predecessor marker.
+bool FirstRecordValid(const RandomAccessFile* file, uint64_t file_size, PredecessorMark* mark);
 
 // Finds the first offset > from where a complete record with a valid CRC
 // starts; false when there is none (a torn tail, as opposed to damage

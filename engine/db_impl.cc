@@ -163,11 +163,31 @@ Status DBImpl::Recover() {
     if (!s.ok()) return s;
   }
 
+  // The file before the newest may have lost its tail only when the newest
+  // says so (Rotate's marker, or its start lost); if it has, the newest is
+  // set aside, so that the store recovers to a prefix of its writes.
+  const size_t n = data_ids.size();
+  PredecessorMark mark;
+  const TornTail pred_rule =
+      n >= 2 ? PredecessorRule(data_ids[n - 1], data_ids[n - 2], &mark) : TornTail::kNone;
+  bool newest_set_aside = false;
   OrderedHints ordered;  // applied together, in key order
-  for (size_t i = 0; i < data_ids.size(); i++) {
+  for (size_t i = 0; i < n; i++) {
     const uint32_t id = data_ids[i];
+    const bool newest = i + 1 == n;
+    const bool pred = i + 2 == n;
+    if (newest && newest_set_aside) {  // emptied by RecoverFile of the file before
+      std::unique_ptr<RandomAccessFile> file;
+      s = env_->NewRandomAccessFile(DataFileName(data_dir_, id), &file);
+      if (!s.ok()) return s;
+      files_[id] = NewFileSlot(std::move(file), 0, options_.max_data_file_size);
+      continue;
+    }
     const bool has_hint = std::binary_search(hint_ids.begin(), hint_ids.end(), id);
-    s = RecoverFile(id, i + 1 == data_ids.size(), has_hint, &ordered);
+    const TornTail torn_tail = newest ? TornTail::kAny : pred ? pred_rule : TornTail::kNone;
+    const PredecessorMark check = pred && mark.id == id ? mark : PredecessorMark();
+    s = RecoverFile(id, newest, torn_tail, check.id != 0 ? data_ids[n - 1] : 0, check.size,
+                    has_hint, &ordered, &newest_set_aside);
     if (!s.ok()) return s;
   }
   ApplyOrderedHints(&ordered);
@@ -185,7 +205,51 @@ Status DBImpl::Recover() {
   return Status::OK();
 }
 
-Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint, OrderedHints* ordered) {
+DBImpl::TornTail DBImpl::PredecessorRule(uint32_t newest, uint32_t pred, PredecessorMark* mark) {
+  const std::string path = DataFileName(data_dir_, newest);
+  uint64_t size = 0;
+  std::unique_ptr<RandomAccessFile> file;
+  if (!env_->GetFileSize(path, &size).ok() || !env_->NewRandomAccessFile(path, &file).ok()) {
+    return TornTail::kNone;  // the newest file's own recovery reports the error
+  }
+  if (!FirstRecordValid(file.get(), size, mark)) return TornTail::kTailOnly;
+  return mark->id == pred ? TornTail::kAny : TornTail::kNone;
+}
+
+Status DBImpl::SetAsideNewestFile(uint32_t id, uint32_t pred) {
+  const std::string path = DataFileName(data_dir_, id);
+  uint64_t size = 0;
+  std::unique_ptr<RandomAccessFile> file;
+  Status s = env_->GetFileSize(path, &size);
+  if (s.ok()) s = env_->NewRandomAccessFile(path, &file);
+  if (!s.ok()) return s;
+  if (HasValidRecordAfter(file.get(), size, 0)) {  // a record besides the marker
+    s = SetAsideDamagedTail(id, 0, size);
+    if (!s.ok()) return s;
+  }
+  s = env_->TruncateFile(path, 0);
+  if (s.ok()) s = SyncFile(path);
+  if (!s.ok()) return s;
+  Log().error("{}: its {} bytes were written after the end of {}, which a power cut lost; "
+              "not applied, so that the store keeps a prefix of its writes",
+              path, size, DataFileName(data_dir_, pred));
+  return Status::OK();
+}
+
+Status DBImpl::SyncFile(const std::string& path) {
+  std::unique_ptr<WritableFile> f;
+  Status s = env_->NewAppendableFile(path, &f);
+  if (s.ok()) s = f->Sync();
+  if (f) {
+    Status c = f->Close();
+    if (s.ok()) s = c;
+  }
+  return s;
+}
+
+Status DBImpl::RecoverFile(uint32_t id, bool newest, TornTail torn_tail, uint32_t successor,
+                           uint64_t expected_size, bool has_hint, OrderedHints* ordered,
+                           bool* successor_set_aside) {
   const std::string path = DataFileName(data_dir_, id);
   uint64_t size = 0;
   Status s = env_->GetFileSize(path, &size);
@@ -230,6 +294,7 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint, OrderedHints
     }
   }
   if (!loaded) {
+    bool cut = false;  // a torn tail was cut
     ApplyOrderedHints(ordered);  // the files before it come first
     RecordScanner scanner(file.get(), size, id);
     LogOp op;
@@ -243,20 +308,28 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint, OrderedHints
     if (r == RecordScanner::Result::kBad) {
       const std::string where = path + " offset " + std::to_string(scanner.bad_offset()) + ": " +
                                 scanner.error();
-      if (!newest) {
+      const bool valid_after =
+          torn_tail != TornTail::kNone && HasValidRecordAfter(file.get(), size, scanner.bad_offset());
+      if (torn_tail == TornTail::kNone || (torn_tail == TornTail::kTailOnly && valid_after)) {
         return Status::Corruption(where + "; run `bitgask repair` on the store");
       }
-      // The newest file's tail: what a crash leaves. Truncate it, keeping any
-      // good records found past the damage in a side file for repair.
+      // A torn tail: what a crash leaves. Truncate it, keeping any good
+      // records found past the damage in a side file for repair. The cut of
+      // the file before the newest is synced (before any append, and before
+      // the newest is set aside below: a power cut in between leaves it
+      // shorter than the marker says, so the next open decides the same).
+      cut = true;
       const uint64_t good = scanner.good_offset();
-      if (HasValidRecordAfter(file.get(), size, scanner.bad_offset())) {
+      if (valid_after) {
         s = SetAsideDamagedTail(id, good, size);
         if (!s.ok()) return s;
       }
       s = env_->TruncateFile(path, good);
+      if (s.ok() && !newest) s = SyncFile(path);
       if (!s.ok()) return s;
-      Log().warn("{}: truncated {} bytes at the end of the newest data file", where,
-                 size - good);
+      Log().warn("{}: truncated {} bytes at the end of the {}", where, size - good,
+                 newest ? "newest data file"
+                        : "data file before the newest, whose sync the newest says was not done");
       size = good;
     }
     if (r == RecordScanner::Result::kEnd && scanner.zero_tail() > 0) {
@@ -268,6 +341,15 @@ Status DBImpl::RecoverFile(uint32_t id, bool newest, bool has_hint, OrderedHints
         s = env_->TruncateFile(path, size);
         if (!s.ok()) return s;
       }
+    }
+    if (successor != 0 && (cut || size < expected_size)) {
+      // Cut short (with no damage to see when at a record boundary: the
+      // newest file's marker says how long this file was). The newest
+      // file's records came after the lost ones.
+      Log().warn("{}: {} of its {} bytes survived a power cut", path, size, expected_size);
+      s = SetAsideNewestFile(successor, id);
+      if (!s.ok()) return s;
+      *successor_set_aside = true;
     }
     if (!newest && options_.use_hint_files) ScheduleHint(id);
   }
@@ -319,7 +401,7 @@ Status DBImpl::CheckHintCoversFile(const HintFileReader& hint, const RandomAcces
       RecordHeader h;
       committed = file->Read(end, tail.size(), tail.data(), &got).ok() &&
                   got.size() == tail.size() && ParseRecord(got, &h, &key, &value).ok() &&
-                  h.RecordSize() == got.size() && (h.flags & kFlagBatchCommit);
+                  h.RecordSize() == got.size() && h.flags == kFlagBatchCommit;
     }
     if (committed) {
       end = size;
@@ -379,7 +461,7 @@ Status DBImpl::OpenActiveFile(uint32_t newest_id) {
   }
   next_file_id_ = newest_id + 1;
   if (newest_id != 0 && !newest_hint_used_) ScheduleHint(newest_id);
-  return Rotate();
+  return Rotate(/*in_background=*/false);
 }
 
 Status DBImpl::DropActiveHint() {
@@ -521,12 +603,7 @@ Status DBImpl::Commit(Writer* w) {
     sync_concurrency_ = std::max<size_t>(queue_peak_, 1);
     last_sync_group_ns_ = took;
   }
-  if (!s.ok() && bg_error_.ok()) {
-    bg_error_ = Status::IOError("the store stopped accepting writes after an I/O error (" +
-                                s.ToString() + "); reopen it", s.errno_value());
-    Log().error("{}: {}", root_, bg_error_.ToString());
-    s = bg_error_;
-  }
+  if (!s.ok() && bg_error_.ok()) s = StopWrites(s);
   // Hand the queue to the next leader first, then release this group's
   // writers outside the lock (leader_group_ belongs to the next leader as
   // soon as the lock is dropped, so the followers are copied out; the rare
@@ -550,6 +627,15 @@ Status DBImpl::Commit(Writer* w) {
   l.unlock();
   for (size_t i = 0; i < n; i++) Release(&followers[i]->state, Writer::kDone);
   return result;
+}
+
+Status DBImpl::StopWrites(const Status& s) {
+  if (bg_error_.ok()) {
+    bg_error_ = Status::IOError("the store stopped accepting writes after an I/O error (" +
+                                s.ToString() + "); reopen it", s.errno_value());
+    Log().error("{}: {}", root_, bg_error_.ToString());
+  }
+  return bg_error_;
 }
 
 void DBImpl::BuildGroup(Writer* w, std::vector<Writer*>* out) {
@@ -591,7 +677,7 @@ Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
   Status s;
   if (bytes > 0) {
     if (active_->Size() > 0 && active_->Size() + bytes > options_.max_data_file_size) {
-      s = Rotate();
+      s = Rotate(/*in_background=*/!sync);
       if (!s.ok()) return s;
     }
     if (active_hint_kept_) {
@@ -616,6 +702,10 @@ Status DBImpl::AppendGroup(const std::vector<Writer*>& group, bool sync) {
         bg_cv_.notify_one();
       }
     }
+  }
+  if (sync) {
+    s = FinishRetirement();  // the acknowledgement covers the file retiring too
+    if (!s.ok()) return s;
   }
   if (sync && (bytes > 0 || unsynced_)) {
     s = active_->Sync();
@@ -687,11 +777,18 @@ Status DBImpl::OpenForAppend(const std::string& path, bool create,
   return create ? env_->NewWritableFile(path, file) : env_->NewAppendableFile(path, file);
 }
 
-// REQUIRES: the caller leads the queue, or recovery.
-Status DBImpl::Rotate() {
-  Status s;
+Status DBImpl::Rotate(bool in_background) {
+  if (retire_thread_.joinable() && !retire_done_.load(std::memory_order_acquire)) {
+    rotation_waits_++;
+  }
+  Status s = FinishRetirement();  // at most one file retires at a time
+  if (!s.ok()) return s;
   const uint32_t old_id = active_id_;
-  if (active_) {
+  // (The marker holds the old file's size in 32 bits: a file grown past them
+  // by one huge record is closed here.)
+  const bool retire =
+      in_background && active_ && unsynced_ && active_->Size() <= kMaxFileSizeLimit;
+  if (active_ && !retire) {
     s = active_->Sync();  // a closed file is always complete on disk
     if (!s.ok()) return s;
     syncs_++;
@@ -704,21 +801,69 @@ Status DBImpl::Rotate() {
   std::unique_ptr<WritableFile> file;
   s = OpenForAppend(path, /*create=*/true, &file);
   if (!s.ok()) return s;
-  s = env_->SyncDir(data_dir_);
+  if (retire) {
+    // The marker first, naming the old file and its size: a power cut that
+    // leaves the old file shorter makes recovery set this file aside. It is
+    // synced with this file's first synced write; the new directory entry
+    // by the retirement.
+    const PredecessorMark mark{old_id, static_cast<uint32_t>(active_->Size())};
+    s = file->Append(EncodePredecessorMark(mark, env_->NowUnixNanos()));
+  } else {
+    s = env_->SyncDir(data_dir_);
+  }
   if (!s.ok()) return s;
   std::unique_ptr<RandomAccessFile> reader;
   s = env_->NewRandomAccessFile(path, &reader);
   if (!s.ok()) return s;
   next_file_id_ = id + 1;
+  total_bytes_ += file->Size();
   {
     std::unique_lock<std::shared_mutex> fl(files_mu_);
-    files_[id] = NewFileSlot(std::move(reader), 0, options_.max_data_file_size);
+    files_[id] = NewFileSlot(std::move(reader), file->Size(), options_.max_data_file_size);
   }
+  std::unique_ptr<WritableFile> old = std::move(active_);
   active_ = std::move(file);
   active_id_ = id;
   active_hint_kept_ = false;  // the closed file's kept hint covers it still
-  if (old_id != 0 && options_.use_hint_files) ScheduleHint(old_id);
+  if (retire) {
+    // unsynced_ stays set: the old file's bytes are the retirement's, the
+    // marker is this file's.
+    retire_done_.store(false, std::memory_order_relaxed);
+    retire_thread_ = std::thread(
+        [this, old_id, f = std::move(old)]() mutable { Retire(old_id, std::move(f)); });
+  } else if (old_id != 0 && options_.use_hint_files) {
+    ScheduleHint(old_id);
+  }
   return Status::OK();
+}
+
+void DBImpl::Retire(uint32_t id, std::unique_ptr<WritableFile> file) {
+  Status s = file->Sync();
+  if (s.ok()) syncs_++;
+  Status c = file->Close();
+  if (s.ok()) s = c;
+  file.reset();
+  if (s.ok()) s = env_->SyncDir(data_dir_);  // the next file's directory entry
+  if (!s.ok()) {
+    std::lock_guard<std::mutex> l(queue_mu_);
+    s = StopWrites(s);
+  } else if (options_.use_hint_files) {
+    ScheduleHint(id);  // only now: a hint covers its file to the last byte
+  }
+  retire_status_ = s;
+  retire_done_.store(true, std::memory_order_release);
+}
+
+void DBImpl::AwaitRetirement() {
+  // A real sleep: a test Env's fake clock must not move for it.
+  while (!retire_done_.load(std::memory_order_acquire)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+Status DBImpl::FinishRetirement() {
+  if (retire_thread_.joinable()) retire_thread_.join();
+  return retire_status_;
 }
 
 Status DBImpl::CheckKey(std::string_view key) const {
@@ -1200,6 +1345,7 @@ Status DBImpl::Stats(DBStats* st) {
   st->deletes = deletes_;
   st->write_groups = groups_;
   st->syncs = syncs_;
+  st->rotation_waits = rotation_waits_;
   return Status::OK();
 }
 
@@ -1305,6 +1451,9 @@ Status DBImpl::Close() {
     s = bg_error_;
   }
   while (calls_.load() > 0) env_->SleepMicros(100);  // calls that began before closing
+  // A retirement the final sync did not wait for (writes had stopped): its
+  // hint is scheduled before the background thread stops.
+  FinishRetirement();
   {
     std::lock_guard<std::mutex> l(bg_mu_);
     bg_stop_ = true;
@@ -1352,7 +1501,8 @@ void DBImpl::ResetState() {
   unflushed_bytes_ = 0;
   bg_stop_ = false;
   merge_cancel_ = false;
-  puts_ = gets_ = deletes_ = groups_ = syncs_ = 0;
+  puts_ = gets_ = deletes_ = groups_ = syncs_ = rotation_waits_ = 0;
+  retire_status_ = Status::OK();
 }
 
 Status DBImpl::Reopen() {

@@ -26,9 +26,24 @@
 // Snapshots (iterators) read their files by pread: a snapshot may outlive a
 // Reopen whose recovery truncates the newest file's torn tail.
 //
+// Rotation: a full active file whose tail is not synced (non-sync writes)
+// is not synced in the writer's path. Rotate creates the next file, writes
+// the unsynced-predecessor marker (record.h) as its first record, switches
+// to it and hands the old file to a retirement thread, which syncs and
+// closes it, syncs the directory (the new file's entry) and then schedules
+// its hint. At most one file retires at a time: the next rotation, a synced
+// write, DB::Sync, Close, and the synchronous rotations of merge, backup and
+// DeleteAll first wait for it (FinishRetirement), so an acknowledged synced
+// write never depends on a file still retiring. A failed retirement stops
+// writes like a failed write. After a power cut only the newest file and the
+// one before it can have lost their tails; recovery accepts that in the one
+// before only when the newest allows it, and then sets the newest aside
+// (docs/Format.md, "Recovery rules").
+//
 // Lock order: merge_mu_ -> queue_mu_ -> keydir_mu_ -> files_mu_; bg_mu_ is a
 // leaf. queue_mu_ is released before a leader does any I/O, and while it is
-// held no other lock is taken. keydir_mu_ is held while taking files_mu_ only
+// held no other lock is taken (the retirement thread takes it alone, to set
+// bg_error_). keydir_mu_ is held while taking files_mu_ only
 // to snapshot both consistently.
 #ifndef BITGASK_ENGINE_DB_IMPL_H_
 #define BITGASK_ENGINE_DB_IMPL_H_
@@ -260,7 +275,26 @@ class DBImpl final : public DB {
                      const ValueReader& read, int fd, const std::vector<uint32_t>* block_crcs);
   // Appends a writer that has streams. REQUIRES: the caller leads the queue.
   Status AppendStreams(const Writer& w);
-  Status Rotate();
+  // Starts the next data file. in_background: when the active file has
+  // unsynced bytes, it retires in the background (file comment) instead of
+  // being synced and closed here. REQUIRES: the caller leads the queue, or
+  // recovery.
+  Status Rotate(bool in_background);
+  // Waits for the file retiring (if any) and returns how its retirement
+  // ended (sticky: a failure stays). REQUIRES: the queue's leader, or Close
+  // once no call is in progress.
+  Status FinishRetirement();
+  // The retirement thread's work: syncs and closes the old active file id,
+  // syncs the directory, schedules the hint; on failure stops writes.
+  void Retire(uint32_t id, std::unique_ptr<WritableFile> file);
+  // Waits, outside the commit queue, until no file is retiring (another may
+  // start right after): merge and backup call it before their cut, whose
+  // rotation would otherwise wait for the retirement with writers queued
+  // behind it. Any thread.
+  void AwaitRetirement();
+  // Sets the sticky write error for failure s (the first one wins) and
+  // returns it. REQUIRES: queue_mu_ held.
+  Status StopWrites(const Status& s);
   // Flushes the active file's data outside the commit queue, so that a
   // rotation that follows (merge and backup cuts) has little left to fsync
   // while writers wait behind it.
@@ -296,12 +330,36 @@ class DBImpl final : public DB {
   // Checked hints of data files (id, hint), oldest first, not yet applied.
   using OrderedHints = std::vector<std::pair<uint32_t, std::unique_ptr<HintFileReader>>>;
   static constexpr size_t kMaxMergedHints = 64;  // hints merged at once, at most
+  // What damage RecoverFile accepts as a torn tail (truncated, not an
+  // error): none (Corruption), only damage with no valid record after it,
+  // or any (what follows the damage is copied to a side file first).
+  enum class TornTail { kNone, kTailOnly, kAny };
   // Rebuilds the keydir entries of data file id from its hint or a scan. A
   // checked hint whose entries are in key order is not applied at once but
   // appended to *ordered (applied when kMaxMergedHints are held); everything
   // in *ordered is applied (and cleared) before any other file's entries, so
   // files always apply in file order.
-  Status RecoverFile(uint32_t id, bool newest, bool has_hint, OrderedHints* ordered);
+  // successor: 0, or the newest file when this is the file its marker names
+  // (with this file's size then, expected_size). If this file is found
+  // shorter (a torn tail cut, or a tail cut cleanly), the successor is set
+  // aside (SetAsideNewestFile) once this file's cut is synced, and
+  // *successor_set_aside is set.
+  Status RecoverFile(uint32_t id, bool newest, TornTail torn_tail, uint32_t successor,
+                     uint64_t expected_size, bool has_hint, OrderedHints* ordered,
+                     bool* successor_set_aside);
+  // Makes a truncation done at recovery durable (fsyncs path).
+  Status SyncFile(const std::string& path);
+  // What the newest data file allows in the file before it (id pred):
+  // kAny when it starts with the unsynced-predecessor marker naming pred
+  // (*mark says what it holds), kTailOnly when it has no valid first record
+  // (its start, marker included, may have been lost at a power cut: its
+  // records are then cut by the newest file's own rule), else kNone.
+  TornTail PredecessorRule(uint32_t newest, uint32_t pred, PredecessorMark* mark);
+  // The newest file when recovery finds the file before it (pred) cut
+  // short: its records were written after the lost ones, so none is
+  // applied. Copies it to a side file when it holds a record besides its
+  // marker, then empties it and syncs that.
+  Status SetAsideNewestFile(uint32_t id, uint32_t pred);
   // Applies the checked, key-ordered hints of consecutive data files (oldest
   // first) in one pass in key order (MergeOrderedHints, engine/hint_merge.h:
   // the same keydir as file by file, built in key order, which is cheaper
@@ -412,7 +470,16 @@ class DBImpl final : public DB {
   int64_t last_merge_unix_ns_ = 0;
   std::string last_merge_status_;
 
+  // The file retiring (Rotate): its thread, owned by the queue's leader
+  // (joined by FinishRetirement and Close); retire_done_ is set (release)
+  // when the thread has ended, retire_status_ before that (read after the
+  // join).
+  std::thread retire_thread_;
+  std::atomic<bool> retire_done_{true};
+  Status retire_status_;
+
   std::atomic<uint64_t> puts_{0}, gets_{0}, deletes_{0}, groups_{0}, syncs_{0};
+  std::atomic<uint64_t> rotation_waits_{0};  // rotations that waited for a retirement
 };
 
 }  // namespace internal

@@ -51,11 +51,12 @@ Status DBImpl::Backup(const std::string& dst) {
   std::lock_guard<std::mutex> ml(merge_mu_);  // no merge swaps files under the copy
 
   // The cut: every file so far, the active one closed (and synced) by a rotation.
+  AwaitRetirement();
   FlushActiveFile();
   std::map<uint32_t, FileSlot> files;
   Writer cut;
   cut.leader_task = [&]() -> Status {
-    Status s = Rotate();
+    Status s = Rotate(/*in_background=*/false);
     std::shared_lock<std::shared_mutex> fl(files_mu_);
     for (const auto& f : files_) {
       if (f.first != active_id_) files.emplace(f.first, f.second);
@@ -94,7 +95,7 @@ Status DBImpl::DeleteAll() {
   w.sync = true;
   w.leader_task = [&]() -> Status {
     // The marker goes first in a fresh file, so every older file can go.
-    Status s = Rotate();
+    Status s = Rotate(/*in_background=*/false);
     if (!s.ok()) return s;
     std::string rec;
     RecordHeader h;

@@ -158,6 +158,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
   RunGC(&dropped);  // expired keys are not copied: drop them from the keydir first
 
   // 1. Cut.
+  AwaitRetirement();
   FlushActiveFile();
   std::vector<std::pair<uint32_t, FileSlot>> inputs;
   uint32_t next_out = 0, out_end = 0;
@@ -178,7 +179,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
     next_out = next_file_id_;
     out_end = next_out + static_cast<uint32_t>(2 * ((bytes + per_file - 1) / per_file) + 2);
     next_file_id_ = out_end;
-    return Rotate();  // the active file becomes the last input
+    return Rotate(/*in_background=*/false);  // the active file becomes the last input
   };
   Status s = Commit(&cut);
   if (!s.ok()) return s;

@@ -34,8 +34,12 @@ bool DecodeHeader(const char* src, RecordHeader* h) {
   if (h->codec > kCodecSnappy) return false;
   if ((h->codec != kCodecNone) != ((h->flags & kFlagCompressed) != 0)) return false;
   if (h->key_len > 0xFFFF) return false;
-  // An empty key only on a batch commit or on the clear-all tombstone.
-  if (h->key_len == 0 && h->flags != kFlagBatchCommit && h->flags != kFlagTombstone) return false;
+  // An empty key only on a batch commit, the clear-all tombstone or the
+  // unsynced-predecessor marker.
+  if (h->key_len == 0 && h->flags != kFlagBatchCommit && h->flags != kFlagTombstone &&
+      h->flags != kFlagsUnsyncedPredecessor) {
+    return false;
+  }
   if ((h->flags & kFlagOwner) && (h->flags & (kFlagTombstone | kFlagBatchCommit))) return false;
   if ((h->flags & kFlagBlockChecksums) &&
       (h->flags & (kFlagCompressed | kFlagTombstone | kFlagMetaUpdate | kFlagBatchCommit))) {

@@ -41,6 +41,15 @@ enum RecordFlag : uint8_t {
   kFlagOwner = 0x40,
 };
 constexpr uint8_t kKnownFlags = 0x7F;
+// The flags of the "predecessor may be unsynced" marker: the first record of
+// a data file begun while the file before it was still being synced in the
+// background (DBImpl::Rotate). An empty key and an 8-byte value: the
+// predecessor's file id and its size when it was closed for appends (both
+// 32-bit). Only valid at offset 0; it changes no key (scans skip it) and
+// tells recovery that a power cut may have cut that predecessor short
+// (docs/Format.md, "Recovery rules"). Builds before it refuse the record.
+constexpr uint8_t kFlagsUnsyncedPredecessor = kFlagTombstone | kFlagBatchCommit;
+constexpr uint32_t kUnsyncedPredecessorValueSize = 8;
 constexpr uint32_t kOwnerBytes = 8;
 inline uint32_t OwnerBytes(uint8_t flags) { return (flags & kFlagOwner) ? kOwnerBytes : 0; }
 constexpr uint32_t kBlockSize = 64 * 1024;

@@ -276,6 +276,41 @@ Status ReinsertSetAside(Env* env, const std::string& data_dir, const std::string
   return Status::OK();
 }
 
+// The newest file's unsynced-predecessor marker holds the size its
+// predecessor had, and open sets the newest file aside when the predecessor
+// is shorter (a power cut lost its tail). Repair keeps every readable record:
+// when the predecessor is now shorter (cut by the power or by this repair),
+// the newest file is rewritten with a marker stating its present size.
+Status RestatePredecessorMark(Env* env, const std::string& data_dir,
+                              const std::vector<uint32_t>& ids, RepairReport* report) {
+  if (ids.size() < 2) return Status::OK();
+  const uint32_t pred = ids[ids.size() - 2];
+  const std::string newest = DataFileName(data_dir, ids.back());
+  uint64_t size = 0, pred_size = 0;
+  std::unique_ptr<RandomAccessFile> in;
+  Status s = env->GetFileSize(newest, &size);
+  if (s.ok()) s = env->GetFileSize(DataFileName(data_dir, pred), &pred_size);
+  if (s.ok()) s = env->NewRandomAccessFile(newest, &in);
+  if (!s.ok()) return s;
+  internal::PredecessorMark mark;
+  if (!internal::FirstRecordValid(in.get(), size, &mark) || mark.id != pred ||
+      mark.size <= pred_size) {
+    return Status::OK();
+  }
+  const internal::PredecessorMark now{pred, static_cast<uint32_t>(pred_size)};
+  uint64_t new_size = 0;
+  s = ReplaceFile(env, newest, [&](WritableFile* out) {
+    Status st = out->Append(internal::EncodePredecessorMark(now, 0));
+    return st.ok() ? CopyBytes(in.get(), internal::kPredecessorMarkSize, size, out) : st;
+  }, &new_size);
+  if (!s.ok()) return s;
+  report->files_rewritten++;
+  report->notes.push_back(newest + ": its first record said " + DataFileName(data_dir, pred) +
+                          " held " + std::to_string(mark.size) + " bytes; now " +
+                          std::to_string(pred_size) + ", so that open keeps this file's records");
+  return Status::OK();
+}
+
 // True when the data files are recognisably this format's: some data file
 // holds a valid record, or none holds a single byte.
 Status DataFilesAreOurs(Env* env, const std::string& data_dir, const StoreFiles& files,
@@ -395,14 +430,20 @@ Status DB::Repair(const std::string& path, const Options& options, RepairReport*
     s = env->NewRandomAccessFile(file, &in);
     uint64_t new_size = 0;
     if (s.ok()) {
-      s = ReplaceFile(env, file, [&](WritableFile* out) { return CopyRecords(in.get(), ops, out); },
-                      &new_size);
+      s = ReplaceFile(env, file, [&](WritableFile* out) {
+        internal::PredecessorMark mark;  // kept: it is no damage
+        Status st = internal::FirstRecordValid(in.get(), size, &mark) && mark.id != 0
+                        ? CopyBytes(in.get(), 0, internal::kPredecessorMarkSize, out)
+                        : Status::OK();
+        return st.ok() ? CopyRecords(in.get(), ops, out) : st;
+      }, &new_size);
     }
     if (!s.ok()) return s;
     report->files_rewritten++;
     report->bytes_dropped += size - new_size;
   }
-  s = env->SyncDir(data_dir);
+  s = RestatePredecessorMark(env, data_dir, files.data, report);
+  if (s.ok()) s = env->SyncDir(data_dir);
   if (!s.ok()) return s;
 
   // Hints: remove them all, then write fresh ones for every closed file.

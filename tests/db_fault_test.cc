@@ -1107,6 +1107,333 @@ TEST(DBFaultTest, FailedBackgroundSyncStopsWrites) {
   EXPECT_TRUE(StateIs(db.get(), KeysOf(before, {"after"}), Project(before, 0)));
 }
 
+// ------------------------------------------- rotation without waiting (Rotate)
+
+// Non-synced writes into 4 KiB files: every rotation retires the old file in
+// the background.
+Options UnsyncedSmallFiles(Env* env) {
+  Options o = BaseOptions(env);
+  o.sync_on_put = o.sync_on_delete = false;
+  o.max_data_file_size = 4096;
+  return o;
+}
+
+WriteOptions Synced() {
+  WriteOptions wo;
+  wo.sync = WriteOptions::Sync::kAlways;
+  return wo;
+}
+
+// The keys of `acked` (written in that order) that the store holds must be a
+// prefix of them: no write survives one before it that was lost. Returns how
+// many are there.
+size_t ExpectPrefixKept(DB* db, const std::vector<std::string>& acked) {
+  std::string v;
+  size_t kept = 0;
+  while (kept < acked.size() && db->Get(acked[kept], &v).ok()) kept++;
+  for (size_t i = kept; i < acked.size(); i++) {
+    EXPECT_TRUE(db->Get(acked[i], &v).IsNotFound())
+        << acked[i] << " survived though " << acked[kept] << " (written before it) did not";
+  }
+  return kept;
+}
+
+// A put that fills a data file under sync off does not sync the old file
+// itself: the old file retires in the background. Its failed sync then stops
+// writes (the put that rotated was acknowledged: it asked for no sync), reads
+// still work, and a reopen loses nothing (variant 0: the page cache kept
+// everything) or keeps every synced write and a prefix of the rest (variant
+// 1: power loss).
+TEST(DBFaultTest, FailedBackgroundRetirementStopsWrites) {
+  for (int variant = 0; variant < 2; variant++) {
+    SCOPED_TRACE(variant == 0 ? "reopen" : "power loss");
+    TempDir dir;
+    const std::string root = dir.path() + "/db";
+    TestEnv env;
+    const Options o = UnsyncedSmallFiles(&env);
+    std::unique_ptr<DB> db;
+    ASSERT_OK(DB::Open(root, o, &db));
+    const WriteOptions synced = Synced();
+    Model synced_keys;
+    for (int i = 0; i < 4; i++) {
+      const std::string k = "synced-" + std::to_string(i);
+      ASSERT_OK(db->Put(synced, k, std::string(200, 's')));
+      synced_keys[k] = Val{std::string(200, 's'), 0};
+    }
+    Fault f;
+    f.sticky = true;
+    f.name_contains = FileName(1, ".data");
+    env.InjectFault(FaultOp::kSync, f);
+    std::vector<std::string> acked;  // unsynced puts, in order
+    bool rotated_by_ack = false;      // a put that started the new file succeeded
+    Status s;
+    for (int i = 0; i < 200 && s.ok(); i++) {
+      const std::string k = "u-" + std::to_string(i);
+      s = db->Put(k, std::string(200, 'u'));
+      if (s.ok()) acked.push_back(k);
+      if (s.ok() && DataFileIds(root).size() >= 2) rotated_by_ack = true;
+      if (DataFileIds(root).size() >= 2 && env.FaultsTriggered(FaultOp::kSync) > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));  // it records the failure
+      }
+    }
+    ASSERT_GE(DataFileIds(root).size(), 2u) << "no rotation";
+    ASSERT_GE(env.FaultsTriggered(FaultOp::kSync), 1u) << "the old file was never synced";
+    ASSERT_FALSE(s.ok()) << "writes go on after the old file's sync failed";
+    EXPECT_TRUE(s.IsIOError()) << s.ToString();
+    EXPECT_NE(s.message().find("reopen"), std::string::npos) << s.ToString();
+    ASSERT_TRUE(rotated_by_ack) << "the put that rotated waited for the old file's sync";
+    ExpectWritesRefused(db.get(), synced_keys, EIO);
+    EXPECT_TRUE(db->Sync().IsIOError());
+    std::string v;
+    ASSERT_OK(db->Get(acked.back(), &v));  // reads still work, in both files
+    ASSERT_OK(db->Get("synced-0", &v));
+
+    if (variant == 0) {
+      db.reset();
+      env.ClearAllFaults();
+    } else {
+      PowerLoss(&env, &db, PowerLossOptions{PowerLossOptions::Tail::kTornPage, 7, 4096});
+    }
+    ASSERT_OK(DB::Open(root, o, &db));
+    EXPECT_TRUE(StateIs(db.get(), KeysOf(synced_keys), Project(synced_keys, 0)));
+    const size_t kept = ExpectPrefixKept(db.get(), acked);
+    if (variant == 0) {
+      EXPECT_EQ(kept, acked.size()) << "an acknowledged write was lost";
+    }
+    ASSERT_OK(db->Put(synced, "after-reopen", "works"));
+  }
+}
+
+// A power cut while the old file's background sync is held up: the store
+// opens with every synced write and a prefix of the others; what the newest
+// file holds comes after the old file's lost tail, so it is set aside rather
+// than applied. A synced write in the new file waits for the old file's sync.
+TEST(DBFaultTest, PowerCutWhileTheOldFileRetires) {
+  const PowerLossOptions::Tail tails[] = {PowerLossOptions::Tail::kSyncedOnly,
+                                          PowerLossOptions::Tail::kSyncedOnly,
+                                          PowerLossOptions::Tail::kRandomPrefix,
+                                          PowerLossOptions::Tail::kTornPage};
+  int set_aside = 0;
+  for (int synced_in_new = 0; synced_in_new < 2; synced_in_new++) {
+    for (size_t c = 0; c < 4; c++) {
+      const PowerLossOptions::Tail tail = tails[c];
+      // Case 0: the old file cut at its synced size (a record boundary: no
+      // damage to see) while the new file's pages all reached the disk.
+      const bool new_file_kept = c == 0;
+      SCOPED_TRACE(std::string("tail ") + TailName(tail) +
+                   (new_file_kept ? ", new file kept whole" : "") +
+                   (synced_in_new ? ", a synced write in the new file" : ""));
+      TempDir dir;
+      const std::string root = dir.path() + "/db";
+      TestEnv env;
+      const Options o = UnsyncedSmallFiles(&env);
+      std::unique_ptr<DB> db;
+      ASSERT_OK(DB::Open(root, o, &db));
+      const WriteOptions synced = Synced();
+      ASSERT_OK(db->Put(synced, "synced-first", "s"));
+      env.SetSyncDelayMicros(150 * 1000, FileName(1, ".data"));
+      std::vector<std::string> acked;
+      for (int i = 0; DataFileIds(root).size() < 2 || i < 30; i++) {
+        ASSERT_LT(i, 100) << "no rotation";
+        acked.push_back("u-" + std::to_string(i));
+        ASSERT_OK(db->Put(acked.back(), std::string(200, 'u')));
+      }
+      ASSERT_EQ(DataFileIds(root).size(), 2u);
+      const std::string marker = ReadBytes(DataPath(root, 2)).substr(0, 40);
+      ASSERT_EQ(marker.size(), 40u);
+      EXPECT_EQ(static_cast<uint8_t>(marker[28]), 0x11) << "no marker in the new file";
+      EXPECT_EQ(Dec32(marker, 32), 1u) << "the marker names the old file";
+      size_t synced_upto = 0;  // acked[0, synced_upto) were made durable by a synced write
+      if (synced_in_new) {
+        const auto t0 = std::chrono::steady_clock::now();
+        ASSERT_OK(db->Put(synced, "synced-new", "s"));
+        EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(50))
+            << "the synced write did not wait for the old file's sync";
+        synced_upto = acked.size();
+        acked.push_back("u-last");
+        ASSERT_OK(db->Put(acked.back(), "after the synced write"));
+      }
+      const std::string new_file = ReadBytes(DataPath(root, 2));
+      PowerLoss(&env, &db, PowerLossOptions{tail, 11, 4096});
+      env.SetSyncDelayMicros(0);
+      if (new_file_kept) WriteBytes(DataPath(root, 2), new_file);
+      Status s = DB::Open(root, o, &db);
+      ASSERT_TRUE(s.ok()) << "the store must open after the power cut: " << s.ToString();
+      std::string v;
+      ASSERT_OK(db->Get("synced-first", &v));
+      if (synced_in_new) ASSERT_OK(db->Get("synced-new", &v));
+      const size_t kept = ExpectPrefixKept(db.get(), acked);
+      EXPECT_GE(kept, synced_upto) << "a write before a synced one was lost";
+      if (!synced_in_new && kept < acked.size()) set_aside++;
+      // The store goes on, and keeps what it is given from now on.
+      ASSERT_OK(db->Put(synced, "after", "a"));
+      db.reset();
+      ASSERT_OK(DB::Open(root, o, &db));
+      ASSERT_OK(db->Get("after", &v));
+      if (synced_in_new) ASSERT_OK(db->Get("synced-new", &v));
+    }
+  }
+  EXPECT_GT(set_aside, 0) << "no cut lost a write: the test saw nothing to set aside";
+}
+
+// A merge and a backup cut the log while the old file is still retiring: they
+// wait for it (a merge input and a backed-up file must be closed) and lose
+// nothing.
+TEST(DBFaultTest, MergeAndBackupWaitForTheRetiringFile) {
+  for (int backup = 0; backup < 2; backup++) {
+    SCOPED_TRACE(backup ? "backup" : "merge");
+    TempDir dir;
+    const std::string root = dir.path() + "/db";
+    TestEnv env;
+    const Options o = UnsyncedSmallFiles(&env);
+    std::unique_ptr<DB> db;
+    ASSERT_OK(DB::Open(root, o, &db));
+    env.SetSyncDelayMicros(100 * 1000, FileName(1, ".data"));
+    Model want;
+    for (int i = 0; DataFileIds(root).size() < 2; i++) {
+      ASSERT_LT(i, 100) << "no rotation";
+      const std::string k = "k" + std::to_string(i);
+      ASSERT_OK(db->Put(k, std::string(200, 'v')));
+      want[k] = Val{std::string(200, 'v'), 0};
+    }
+    const std::string dst = dir.path() + "/copy";
+    if (backup) {
+      ASSERT_OK(db->Backup(dst));
+    } else {
+      MergeOptions mo;
+      mo.force = true;
+      MergeResult r;
+      ASSERT_OK(db->Merge(mo, &r));
+      EXPECT_GE(r.files_in, 2u);
+    }
+    EXPECT_TRUE(StateIs(db.get(), KeysOf(want), Project(want, 0)));
+    ASSERT_OK(db->Close());
+    db.reset();
+    env.SetSyncDelayMicros(0);
+    ASSERT_OK(DB::Open(backup ? dst : root, o, &db));
+    EXPECT_TRUE(StateIs(db.get(), KeysOf(want), Project(want, 0)));
+  }
+}
+
+// The rule for damage before the newest file: accepted only when the newest
+// file's marker names the damaged file (or the newest file has no valid first
+// record: then only a torn tail). A store without markers (every rotation
+// synced) fails open as before, and so does damage two files back.
+TEST(DBFaultTest, DamageBeforeTheNewestFileNeedsItsMarker) {
+  TempDir dir;
+  TestEnv env;
+  auto build = [&](const std::string& root, bool sync) {
+    Options o = UnsyncedSmallFiles(&env);
+    o.sync_on_put = o.sync_on_delete = sync;
+    o.use_hint_files = false;
+    o.compression_threshold = 0;
+    std::unique_ptr<DB> db;
+    ASSERT_OK(DB::Open(root, o, &db));
+    for (int i = 0; i < 60; i++) {
+      ASSERT_OK(db->Put("k" + std::to_string(i), std::string(300, static_cast<char>('a' + i % 26))));
+    }
+    ASSERT_OK(db->Close());
+  };
+  // Garbles the last 10 bytes of file id (its last record: a torn tail).
+  auto garble_tail = [&](const std::string& root, uint32_t id) {
+    const uint64_t size = FileSize(DataPath(root, id));
+    for (uint64_t i = size - 10; i < size; i++) FlipBit(DataPath(root, id), i, 3);
+  };
+  Options o = BaseOptions(&env);
+  o.use_hint_files = false;
+  o.max_data_file_size = 4096;
+  std::unique_ptr<DB> db;
+
+  const std::string old_style = dir.path() + "/synced";
+  build(old_style, true);
+  std::vector<uint32_t> ids = DataFileIds(old_style);
+  ASSERT_GE(ids.size(), 4u);
+  EXPECT_NE(static_cast<uint8_t>(ReadBytes(DataPath(old_style, ids.back()))[28]), 0x11)
+      << "a marker written by a synced rotation";
+  garble_tail(old_style, ids[ids.size() - 2]);
+  Status s = DB::Open(old_style, o, &db);
+  EXPECT_TRUE(s.IsCorruption()) << "no marker: damage before the newest file must fail open: "
+                                << s.ToString();
+
+  const std::string marked = dir.path() + "/unsynced";
+  build(marked, false);
+  ids = DataFileIds(marked);
+  ASSERT_GE(ids.size(), 4u);
+  const std::string newest = ReadBytes(DataPath(marked, ids.back()));
+  ASSERT_EQ(static_cast<uint8_t>(newest[28]), 0x11) << "no marker in the newest file";
+  ASSERT_EQ(Dec32(newest, 32), ids[ids.size() - 2]);
+  ASSERT_EQ(Dec32(newest, 36), FileSize(DataPath(marked, ids[ids.size() - 2])));
+
+  const std::string third = dir.path() + "/third";
+  CopyTree(marked, third);
+  garble_tail(third, ids[ids.size() - 3]);
+  s = DB::Open(third, o, &db);
+  EXPECT_TRUE(s.IsCorruption()) << "damage two files back must fail open: " << s.ToString();
+
+  // Repair salvages everything readable: it restates the newest file's
+  // marker, so open keeps the newest file's records.
+  {
+    const std::string root = dir.path() + "/repaired";
+    CopyTree(marked, root);
+    garble_tail(root, ids[ids.size() - 2]);
+    RepairReport rr;
+    ASSERT_OK(DB::Repair(root, o, &rr));
+    EXPECT_EQ(rr.damaged_regions, 1u);
+    ASSERT_OK(DB::Open(root, o, &db));
+    std::string v;
+    int missing = 0;
+    for (int i = 0; i < 60; i++) missing += db->Get("k" + std::to_string(i), &v).ok() ? 0 : 1;
+    EXPECT_EQ(missing, 1) << "repair should lose only the damaged record";
+    EXPECT_TRUE(DamagedFiles(root).empty());
+    db.reset();
+  }
+
+  // Damage in the middle of the file before the newest: accepted with the
+  // marker (what follows goes to a side file), refused without a first record.
+  for (int empty_newest = 0; empty_newest < 2; empty_newest++) {
+    for (int middle = 0; middle < 2; middle++) {
+      SCOPED_TRACE(std::string(empty_newest ? "newest file emptied" : "newest file with marker") +
+                   (middle ? ", damage mid-file" : ", torn tail"));
+      const std::string root = dir.path() + "/case";
+      CopyTree(marked, root);
+      const uint32_t pred = ids[ids.size() - 2];
+      if (middle) {
+        FlipBit(DataPath(root, pred), 40, 1);  // the first record after the file's marker
+      } else {
+        garble_tail(root, pred);
+      }
+      if (empty_newest) {
+        ASSERT_EQ(::truncate(DataPath(root, ids.back()).c_str(), 0), 0);
+      }
+      s = DB::Open(root, o, &db);
+      if (empty_newest && middle) {
+        EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+        continue;
+      }
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      // Keys are written in order: those of the newest file and of the
+      // damaged record on are gone, all before are there.
+      std::string v;
+      int present = 0;
+      while (present < 60 && db->Get("k" + std::to_string(present), &v).ok()) present++;
+      EXPECT_GT(present, 0);
+      EXPECT_LT(present, 60);
+      for (int i = present; i < 60; i++) {
+        EXPECT_TRUE(db->Get("k" + std::to_string(i), &v).IsNotFound()) << "k" << i;
+      }
+      EXPECT_EQ(FileSize(DataPath(root, ids.back())), 0u) << "the newest file was not emptied";
+      if (!empty_newest) {
+        EXPECT_FALSE(DamagedFiles(root).empty()) << "the newest file's records were not kept aside";
+      }
+      ASSERT_OK(db->Put("new", "n"));
+      db.reset();
+      ASSERT_OK(DB::Open(root, o, &db));
+      ASSERT_OK(db->Get("new", &v));
+      db.reset();
+    }
+  }
+}
+
 // ENOSPC or EIO on append, whole or after a short write: a clear error
 // carrying the errno, a consistent store, and after "space is back" (the disk
 // works again) a reopen that works and takes writes again. The torn partial

@@ -79,7 +79,11 @@ class FaultWritableFile final : public WritableFile {
   Status Sync() override {
     Status s = env_->MaybeFail(FaultOp::kSync, path_);
     if (!s.ok()) return s;
-    if (uint64_t d = env_->SyncDelayMicros(path_)) env_->target()->SleepMicros(d);
+    if (uint64_t d = env_->SyncDelayMicros(path_)) {
+      env_->target()->SleepMicros(d);
+      // The power went while this sync was under way: it never finished.
+      if (!env_->IsFilesystemActive()) return Status::IOError(path_ + ": fsync: power lost", EIO);
+    }
     const uint64_t size = target_->Size();
     if (!env_->fast_sync()) s = target_->Sync();
     if (s.ok()) env_->NoteSync(state_, size);

@@ -142,7 +142,9 @@ class FaultInjectionEnv : public EnvWrapper {
   uint64_t FaultsTriggered(FaultOp op) const;
   // Sleep this long inside every WritableFile::Sync of a file whose base name
   // contains name_contains ("" = every file): a slow disk, to make group
-  // commit or background work observable. 0 turns it off.
+  // commit or background work observable. 0 turns it off. A sync during
+  // whose sleep the filesystem goes inactive (a power cut) fails: it never
+  // made anything durable.
   void SetSyncDelayMicros(uint64_t micros, const std::string& name_contains = "");
   // The delay for one Sync of path.
   uint64_t SyncDelayMicros(const std::string& path) const;

@@ -1409,6 +1409,63 @@ TEST(HintFileTest, SortedWriterWritesKeyOrderStableOrLogOrderWithAClear) {
   ExpectSameOps(got, ops, 8);
 }
 
+// The unsynced-predecessor marker (DBImpl::Rotate): decoded, skipped by scans
+// at offset 0 (it changes no key), refused anywhere else or at a wrong size,
+// and read by FirstRecordValid.
+TEST(RecordScannerTest, UnsyncedPredecessorMarker) {
+  RecordHeader h;
+  h.flags = kFlagsUnsyncedPredecessor;
+  std::string value(8, '\0');
+  EncodeFixed32(value.data(), 41);
+  EncodeFixed32(value.data() + 4, 123456);
+  const std::string marker = RawRecord(h, "", value);
+  RecordHeader d;
+  ASSERT_TRUE(DecodeHeader(marker.data(), &d));
+  FileBuilder rest;
+  rest.Put("a", "alpha", 1, 0, 0);
+  rest.Delete("a", 2);
+
+  const std::string good = marker + rest.data();
+  StringFile f(good);
+  RecordScanner sc(&f, good.size(), 42);
+  std::vector<LogOp> ops;
+  ASSERT_EQ(ScanAll(&sc, &ops), RecordScanner::Result::kEnd);
+  ASSERT_EQ(ops.size(), 2u) << "the marker is not an op";
+  EXPECT_EQ(ops[0].key, "a");
+  EXPECT_EQ(ops[0].entry.offset, marker.size());
+  EXPECT_EQ(ops[1].kind, LogOp::kDelete);
+  PredecessorMark mark;
+  ASSERT_TRUE(FirstRecordValid(&f, good.size(), &mark));
+  EXPECT_EQ(mark.id, 41u);
+  EXPECT_EQ(mark.size, 123456u);
+
+  // Alone, then cut inside it: a clean end, then a torn record at 0.
+  StringFile alone(marker);
+  RecordScanner sa(&alone, marker.size(), 42);
+  EXPECT_EQ(ScanAll(&sa, &ops), RecordScanner::Result::kEnd);
+  EXPECT_TRUE(ops.empty());
+  RecordScanner cut(&alone, marker.size() - 1, 42);
+  EXPECT_EQ(ScanAll(&cut, &ops), RecordScanner::Result::kBad);
+  EXPECT_EQ(cut.good_offset(), 0u);
+  EXPECT_FALSE(FirstRecordValid(&alone, marker.size() - 1, &mark));
+
+  // After another record, or with a value of the wrong size: bad.
+  const std::string late = rest.data() + marker;
+  StringFile lf(late);
+  RecordScanner sl(&lf, late.size(), 42);
+  EXPECT_EQ(ScanAll(&sl, &ops), RecordScanner::Result::kBad);
+  EXPECT_EQ(sl.bad_offset(), rest.data().size());
+  const std::string short_marker = RawRecord(h, "", "\x29\0\0\0");
+  StringFile sf(short_marker);
+  RecordScanner ss(&sf, short_marker.size(), 42);
+  EXPECT_EQ(ScanAll(&ss, &ops), RecordScanner::Result::kBad);
+
+  // Another first record says nothing of a predecessor.
+  StringFile rf(rest.data());
+  ASSERT_TRUE(FirstRecordValid(&rf, rest.data().size(), &mark));
+  EXPECT_EQ(mark.id, 0u);
+}
+
 }  // namespace
 }  // namespace internal
 }  // namespace bitgask

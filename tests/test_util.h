@@ -162,7 +162,8 @@ inline std::vector<RawRecord> WalkRecords(const std::string& path, uint64_t from
     RawRecord r{off, kHeader + key_len + owner_len + val_len, flags,
                 data.substr(off + kHeader, key_len)};
     if (off + r.size > data.size()) break;
-    out.push_back(r);
+    // The unsynced-predecessor marker (an empty key, flags 0x11) changes no key.
+    if (!(key_len == 0 && flags == 0x11)) out.push_back(r);
     off += r.size;
   }
   return out;

@@ -44,6 +44,9 @@ struct DBStats {
   uint64_t puts = 0, gets = 0, deletes = 0;  // since open
   uint64_t write_groups = 0;   // group commits (each is one write and at most one fsync)
   uint64_t syncs = 0;          // fsyncs of data files since open
+  // Rotations that found the previous full file still being synced in the
+  // background and waited for it (since open).
+  uint64_t rotation_waits = 0;
 };
 
 // Supplies a value in pieces to DB::PutFrom: fills dst with the n bytes of
