@@ -6,6 +6,7 @@
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/syscall.h>
+#include <system_error>
 #include <unistd.h>
 
 #include "coding.h"
@@ -829,8 +830,14 @@ Status DBImpl::Rotate(bool in_background) {
     // unsynced_ stays set: the old file's bytes are the retirement's, the
     // marker is this file's.
     retire_done_.store(false, std::memory_order_relaxed);
-    retire_thread_ = std::thread(
-        [this, old_id, f = std::move(old)]() mutable { Retire(old_id, std::move(f)); });
+    WritableFile* retiring = old.get();  // the thread owns it once it runs
+    try {
+      retire_thread_ = std::thread(
+          [this, old_id, retiring] { Retire(old_id, std::unique_ptr<WritableFile>(retiring)); });
+      old.release();
+    } catch (const std::system_error&) {
+      Retire(old_id, std::move(old));  // no thread to be had: retired here, as before
+    }
   } else if (old_id != 0 && options_.use_hint_files) {
     ScheduleHint(old_id);
   }

@@ -67,6 +67,7 @@ std::string StatsJson(const std::string& store, const DBStats& st) {
   j["deletes"] = st.deletes;
   j["write_groups"] = st.write_groups;
   j["syncs"] = st.syncs;
+  j["rotation_waits"] = st.rotation_waits;
   return JsonLine(j);
 }
 

@@ -90,6 +90,7 @@ void CmdInfo(Call& c) {
     Field(&out, "dead_bytes", db.dead_bytes);
     Field(&out, "syncs", db.syncs);
     Field(&out, "write_groups", db.write_groups);
+    Field(&out, "rotation_waits", db.rotation_waits);
     Field(&out, "last_merge_unix", static_cast<uint64_t>(db.last_merge_unix_ns / 1000000000));
     Field(&out, "last_merge_status", db.last_merge_status.empty() ? "none" : db.last_merge_status);
     out.append("\r\n");
