@@ -9,8 +9,8 @@
 //    shared keydir lock (after letting blocked writers go first), and
 //    collect the entries that point into an input: exactly the records to
 //    keep, so dead records are never read. With no lock held, each batch of
-//    them is read in file and offset order, checked against its CRC once,
-//    and appended to the current output (NNNNNNNNN.data.tmp) with the
+//    them is read in key order (one read each), checked against its CRC
+//    once, and appended to the current output (NNNNNNNNN.data.tmp) with the
 //    keydir's current timestamp, expiry, mode and owner in its header
 //    (meta-update records are folded in). Tombstones are never copied: every
 //    closed file is an input, so nothing older is left for them to hide.
@@ -79,9 +79,9 @@ void StepAside(const std::atomic<int>& waiting) {
 }
 
 // Copies the record of `key` at `offset` of `file` (its value starts
-// `value_offset` bytes in) to `out` with the header and
-// owner `h` says (key and value lengths unchanged), reading it a piece at a
-// time so memory does not grow with its size. The new CRC is derived from
+// `value_offset` bytes in) to `out` with the header and owner `h` says (key
+// and value lengths unchanged), reading it a piece at a time so memory does
+// not grow with its size. The new CRC is derived from
 // the old one (CRC-32 is linear); the bytes are checksummed again as they
 // are copied, and Corruption is returned if they changed.
 Status CopyLargeRecord(const RandomAccessFile& file, uint64_t offset, uint64_t value_offset,
@@ -442,9 +442,10 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
       if (merge_cancel_) s = Status::Closed("merge stopped: the store is closing");
       if (s.ok()) s = copy(batch[i]);
     }
-    if (s.ok() && mo.progress && !walked_all) {
-      mo.progress(std::min<uint64_t>(total_in, total_in * keys_walked / std::max<size_t>(
-                                                   keys_at_start, 1)),
+    if (s.ok() && mo.progress && !walked_all) {  // the share of the keys walked
+      const double share = static_cast<double>(keys_walked) /
+                           static_cast<double>(std::max<size_t>(keys_at_start, 1));
+      mo.progress(std::min(total_in, static_cast<uint64_t>(share * static_cast<double>(total_in))),
                   total_in);
     }
   }
