@@ -364,7 +364,10 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
       std::string_view key, stored;
       st = ParseRecord(got, &old, &key, &stored);
       if (!st.ok()) return damaged(in_id, cur.offset, st.message());
-      if (key != live.key || old.ValueOffset() != value_offset) {
+      constexpr uint8_t kKind = kFlagTombstone | kFlagCompressed | kFlagMetaUpdate |
+                                kFlagBatchCommit | kFlagBlockChecksums;
+      if (key != live.key || old.ValueOffset() != value_offset ||
+          (old.flags & kKind) != (h.flags & kKind)) {
         return damaged(in_id, cur.offset, "record does not match the keydir");
       }
       const std::string head = EncodeRecordHead(h, live.key);

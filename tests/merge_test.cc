@@ -1738,7 +1738,9 @@ TEST(MergeTest, MergeCopiesExactlyTheRecordsTheKeydirPointsAt) {
       ASSERT_TRUE(db->Meta(kv.first, &m).ok()) << kv.first;
       auto it = owners.find(kv.first);
       ASSERT_EQ(m.owner.has_value(), it != owners.end()) << kv.first;
-      if (m.owner) ASSERT_EQ(*m.owner, it->second) << kv.first;
+      if (m.owner) {
+        ASSERT_EQ(*m.owner, it->second) << kv.first;
+      }
     }
     std::string v;
     EXPECT_TRUE(db->Get("ttl-short", &v).IsNotFound());
