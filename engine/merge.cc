@@ -120,9 +120,12 @@ Status CopyLargeRecord(const RandomAccessFile& file, uint64_t offset, uint64_t v
   return Status::OK();
 }
 
-// A record the keydir pointed at when the walk passed its key.
+// A record the keydir pointed at when the walk passed its key (the key is
+// bytes [key_at, key_at + key_len) of the batch's key buffer: one string per
+// key was a heap allocation per key while the walk held the keydir lock).
 struct LiveRecord {
-  std::string key;
+  size_t key_at;
+  size_t key_len;
   KeydirEntry entry;
 };
 
@@ -301,7 +304,9 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
   // Copies one live record to the current output (a new one when it is full).
   uint64_t unsynced_out = 0;  // bytes appended to `out` since its last sync
   std::string scratch;
-  auto copy = [&](LiveRecord& live) -> Status {
+  std::string batch_keys;  // the keys of `batch`, one after another
+  auto copy = [&](const LiveRecord& live) -> Status {
+    const std::string_view live_key(batch_keys.data() + live.key_at, live.key_len);
     const KeydirEntry& cur = live.entry;
     const uint32_t in_id = cur.file_id;
     const FileSlot* in = input_for(in_id);
@@ -315,7 +320,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
     SetRecordOwner(cur.has_owner() ? std::optional<Owner>(Owner{cur.uid, cur.gid})
                                    : std::nullopt,
                    &h);
-    h.key_len = static_cast<uint32_t>(live.key.size());
+    h.key_len = static_cast<uint32_t>(live_key.size());
     h.val_len = cur.disk_len;
     h.codec = (h.flags & kFlagCompressed) ? kCodecSnappy : kCodecNone;
     const uint64_t size = h.RecordSize();
@@ -332,8 +337,8 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
       st = env_->NewWritableFile(DataFileName(data_dir_, out_id) + ".tmp", &out);
       if (!st.ok()) return st;
     }
-    const uint64_t old_size = EntryRecordSize(live.key.size(), cur);
-    const uint64_t value_offset = EntryValueOffset(live.key.size(), cur);
+    const uint64_t old_size = EntryRecordSize(live_key.size(), cur);
+    const uint64_t value_offset = EntryValueOffset(live_key.size(), cur);
     Moved m;
     m.from_file = in_id;
     m.from_offset = cur.offset;
@@ -344,7 +349,9 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
     m.op.record_size = static_cast<uint32_t>(size);
     if (old_size > kCopyPiece) {
       st = write_pending();
-      if (st.ok()) st = CopyLargeRecord(*in->file, cur.offset, value_offset, live.key, h, out.get());
+      if (st.ok()) {
+        st = CopyLargeRecord(*in->file, cur.offset, value_offset, live_key, h, out.get());
+      }
       if (st.IsCorruption()) return damaged(in_id, cur.offset, st.message());
       if (!st.ok()) return st;
     } else {
@@ -366,11 +373,11 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
       if (!st.ok()) return damaged(in_id, cur.offset, st.message());
       constexpr uint8_t kKind = kFlagTombstone | kFlagCompressed | kFlagMetaUpdate |
                                 kFlagBatchCommit | kFlagBlockChecksums;
-      if (key != live.key || old.ValueOffset() != value_offset ||
+      if (key != live_key || old.ValueOffset() != value_offset ||
           (old.flags & kKind) != (h.flags & kKind)) {
         return damaged(in_id, cur.offset, "record does not match the keydir");
       }
-      const std::string head = EncodeRecordHead(h, live.key);
+      const std::string head = EncodeRecordHead(h, live_key);
       if (std::string_view(head).substr(4) == got.substr(4, value_offset - 4)) {
         pending.append(got);  // the same header: the record as it is, CRC and all
       } else {
@@ -391,7 +398,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
       if (!st.ok()) return st;
       unsynced_out = 0;
     }
-    m.op.key = std::move(live.key);
+    m.op.key.assign(live_key);
     moved.push_back(std::move(m));
     result->records_copied++;
     return Status::OK();
@@ -409,9 +416,10 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
   while (s.ok() && !walked_all) {
     // Collect the next live records, in key order.
     batch.clear();
-    size_t key_bytes = 0;
+    batch_keys.clear();
+    batch_keys.reserve(kCopyBatchKeyBytes + Keydir::kMaxKeyLength);  // no growth under the lock
     while (!walked_all && !merge_cancel_ && batch.size() < kCopyBatch &&
-           key_bytes < kCopyBatchKeyBytes) {
+           batch_keys.size() < kCopyBatchKeyBytes) {
       StepAside(keydir_writers_waiting_);
       LockSharedSpinning(keydir_mu_);
       std::shared_lock<std::shared_mutex> kl(keydir_mu_, std::adopt_lock);
@@ -422,11 +430,12 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
         it.Seek(resume);
       }
       size_t n = 0;
-      for (; it.Valid() && n < kWalkChunk && key_bytes < kCopyBatchKeyBytes; it.Next(), n++) {
+      for (; it.Valid() && n < kWalkChunk && batch_keys.size() < kCopyBatchKeyBytes;
+           it.Next(), n++) {
         const KeydirEntry e = it.entry();
         if (!input_for(e.file_id)) continue;  // written since the cut, or already merged
-        batch.push_back(LiveRecord{std::string(it.key()), e});
-        key_bytes += it.key().size();
+        batch.push_back(LiveRecord{batch_keys.size(), it.key().size(), e});
+        batch_keys.append(it.key());
       }
       keys_walked += n;
       walked_all = !it.Valid();
