@@ -1385,9 +1385,14 @@ Status DBImpl::WriteHint(uint32_t id) {
   RecordScanner scanner(file.get(), size, id);
   LogOp op;
   RecordScanner::Result r;
-  while ((r = scanner.Next(&op)) == RecordScanner::Result::kOp) {
+  auto merging = [&] { return id < merge_inputs_below_.load(std::memory_order_relaxed); };
+  while ((r = scanner.Next(&op)) == RecordScanner::Result::kOp && !merging()) {
     s = hint.Add(op);
     if (!s.ok()) return s;
+  }
+  if (merging()) {  // a failed merge schedules the hint again
+    env_->RemoveFile(HintFileName(data_dir_, id) + ".tmp");
+    return Status::OK();
   }
   if (r == RecordScanner::Result::kBad) {
     return Status::Corruption(path + ": " + scanner.error() + "; no hint written");

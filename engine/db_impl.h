@@ -457,6 +457,9 @@ class DBImpl final : public DB {
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
   std::vector<uint32_t> hint_queue_;  // GUARDED_BY(bg_mu_)
+  // While a merge runs, its inputs' ids are below this (0 otherwise): their
+  // hints would be deleted with them, so WriteHint gives them up.
+  std::atomic<uint32_t> merge_inputs_below_{0};
   bool flush_wanted_ = false;         // GUARDED_BY(bg_mu_)
   bool bg_stop_ = false;              // GUARDED_BY(bg_mu_)
   std::thread bg_thread_;

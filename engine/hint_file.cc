@@ -63,8 +63,11 @@ Status HintWriter::WriteSorted() {
     return std::string_view(held.data() + start + kEntryFixed,
                             DecodeFixed16(held.data() + start + 32));
   };
-  std::stable_sort(starts_.begin(), starts_.end(),
-                   [&](size_t a, size_t b) { return key_at(a) < key_at(b); });
+  auto by_key = [&](size_t a, size_t b) { return key_at(a) < key_at(b); };
+  // A merge adds its entries in key order already.
+  if (!std::is_sorted(starts_.begin(), starts_.end(), by_key)) {
+    std::stable_sort(starts_.begin(), starts_.end(), by_key);
+  }
   for (size_t start : starts_) {
     const bool owner = static_cast<uint8_t>(held[start + 36]) & kEntryHasOwner;
     buf_.append(held, start, kEntryFixed + key_at(start).size() + (owner ? 8 : 0));

@@ -5,12 +5,15 @@
 //    an input; a range of ids is reserved for the outputs just above them and
 //    the new active file takes the id after that range. So in id order the
 //    outputs sit after everything they copy and before every later write.
-// 2. Copy (no lock held): scan each input; a record is live when the keydir
-//    still points at it (checked for a batch of records per hold of the
-//    shared keydir lock, after letting blocked writers go first). Live
-//    records are appended to the current output (NNNNNNNNN.data.tmp) with
-//    the keydir's current timestamp, expiry and mode in their header
-//    (meta-update records are folded in).
+// 2. Copy: walk the keydir in key order, a chunk of keys per hold of the
+//    shared keydir lock (after letting blocked writers go first), and
+//    collect the entries that point into an input: exactly the records to
+//    keep, so dead records are never read. With no lock held, each batch of
+//    them is read in key order (one read each), checked against its CRC
+//    once, and appended to the current output (NNNNNNNNN.data.tmp) with the
+//    keydir's current timestamp, expiry, mode and owner in its header
+//    (meta-update records are folded in). Tombstones are never copied: every
+//    closed file is an input, so nothing older is left for them to hide.
 // 3. Install, per output file: fsync, rename to .data, write its hint (in key
 //    order), fsync the directory, open it for readers, then repoint the
 //    keydir entries that still point at the copied records, in key order and
@@ -44,13 +47,20 @@ namespace {
 constexpr size_t kSwapChunk = 1024;
 // Output bytes written between syncs of the output file.
 constexpr uint64_t kOutputSyncEvery = 8 << 20;
+// Copied records gathered in memory before one write to the output file (a
+// system call per record was a fifth of the merge's CPU).
+constexpr size_t kOutputBuffer = 1 << 20;
 // Records up to this size are copied whole; larger ones a piece at a time.
 constexpr uint64_t kCopyPiece = 1 << 20;
-// Records of an input whose liveness is checked in one hold of the shared
-// keydir lock (about 0.1 ms). One hold per record was a lock hand-off per
-// record with the writers: each wait of a writer that lost the race cost a
-// wake-up, and on a loaded machine a preemption (docs/Benchmarks.md, session 7).
-constexpr size_t kCheckBatch = 256;
+// Keys the keydir walk visits per hold of the shared keydir lock (about
+// 0.1 ms). A hold per key would be a lock hand-off per key with the writers:
+// each wait of a writer that lost the race cost a wake-up, and on a loaded
+// machine a preemption (docs/Benchmarks.md, session 7).
+constexpr size_t kWalkChunk = 512;
+// Live records collected before they are copied, and the most key bytes
+// they may hold: memory stays bounded whatever the number of keys.
+constexpr size_t kCopyBatch = 8192;
+constexpr size_t kCopyBatchKeyBytes = 4 << 20;
 // The longest the merge lets writers blocked on the keydir lock go first.
 constexpr std::chrono::microseconds kMaxStepAside{2000};
 
@@ -68,10 +78,10 @@ void StepAside(const std::atomic<int>& waiting) {
   }
 }
 
-// Copies the record at `offset` of `file` (already checked by the scanner;
-// its value starts `value_offset` bytes in) to `out` with the header and
-// owner `h` says (key and value lengths unchanged), reading it a piece at a
-// time so memory does not grow with its size. The new CRC is derived from
+// Copies the record of `key` at `offset` of `file` (its value starts
+// `value_offset` bytes in) to `out` with the header and owner `h` says (key
+// and value lengths unchanged), reading it a piece at a time so memory does
+// not grow with its size. The new CRC is derived from
 // the old one (CRC-32 is linear); the bytes are checksummed again as they
 // are copied, and Corruption is returned if they changed.
 Status CopyLargeRecord(const RandomAccessFile& file, uint64_t offset, uint64_t value_offset,
@@ -84,7 +94,8 @@ Status CopyLargeRecord(const RandomAccessFile& file, uint64_t offset, uint64_t v
   if (got.data() != old_head.data()) old_head.assign(got.data(), got.size());
   RecordHeader old;
   if (!DecodeHeader(old_head.data(), &old) || old.key_len != h.key_len ||
-      old.val_len != h.val_len || old.ValueOffset() != value_offset) {
+      old.val_len != h.val_len || old.ValueOffset() != value_offset ||
+      std::string_view(old_head).substr(kHeaderSize, key.size()) != key) {
     return Status::Corruption("record changed under the merge");
   }
   const uint32_t value_crc = old.crc ^ Crc32Combine(RecordHeadCrc(old_head), 0, h.val_len);
@@ -108,6 +119,15 @@ Status CopyLargeRecord(const RandomAccessFile& file, uint64_t offset, uint64_t v
   if (copied_crc != value_crc) return Status::Corruption("record changed under the merge");
   return Status::OK();
 }
+
+// A record the keydir pointed at when the walk passed its key (the key is
+// bytes [key_at, key_at + key_len) of the batch's key buffer: one string per
+// key was a heap allocation per key while the walk held the keydir lock).
+struct LiveRecord {
+  size_t key_at;
+  size_t key_len;
+  KeydirEntry entry;
+};
 
 // A record copied into an output file.
 struct Moved {
@@ -192,25 +212,48 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
   for (const auto& in : inputs) total_in += in.second.size;
   result->files_in = static_cast<uint32_t>(inputs.size());
   result->bytes_in = total_in;
+  // The inputs by id (they are in ascending id order).
+  auto input_for = [&](uint32_t id) -> const FileSlot* {
+    auto it = std::lower_bound(
+        inputs.begin(), inputs.end(), id,
+        [](const std::pair<uint32_t, FileSlot>& in, uint32_t v) { return in.first < v; });
+    return it != inputs.end() && it->first == id ? &it->second : nullptr;
+  };
+
+  // Hints of the inputs would be deleted with them: the background thread
+  // gives up the one it is writing and skips those queued (one file's hint
+  // took seconds of a core while the merge ran: docs/Benchmarks.md, session
+  // 8). A merge that fails schedules them again.
+  merge_inputs_below_ = next_out;
 
   // 2 and 3. Copy and install.
   std::unique_ptr<WritableFile> out;
   uint32_t out_id = 0;
+  std::string pending;  // records copied to `out` but not yet written to it
   std::vector<Moved> moved;
-  std::string record, old_record;
+  auto write_pending = [&]() -> Status {
+    Status st = pending.empty() ? Status::OK() : out->Append(pending);
+    pending.clear();
+    return st;
+  };
 
   auto install = [&]() -> Status {
     if (!out) return Status::OK();
     const std::string path = DataFileName(data_dir_, out_id);
-    Status st = out->Sync();
+    Status st = write_pending();
+    if (st.ok()) st = out->Sync();
     const uint64_t size = out->Size();
     if (st.ok()) st = out->Close();
     out.reset();
     if (st.ok()) st = env_->RenameFile(path + ".tmp", path);
     // Key order: the hint is written in it, and repointing in it walks the
-    // keydir in order rather than at random.
-    std::stable_sort(moved.begin(), moved.end(),
-                     [](const Moved& a, const Moved& b) { return a.op.key < b.op.key; });
+    // keydir in order rather than at random. The copy loop already copies
+    // in key order (sorting 100,000s of records again cost a quarter of the
+    // merge's CPU); the check keeps this right whatever the order.
+    auto by_key = [](const Moved& a, const Moved& b) { return a.op.key < b.op.key; };
+    if (!std::is_sorted(moved.begin(), moved.end(), by_key)) {
+      std::stable_sort(moved.begin(), moved.end(), by_key);
+    }
     if (st.ok() && options_.use_hint_files) {
       HintWriter hint(env_, HintFileName(data_dir_, out_id), /*sort_by_key=*/true);
       st = hint.Open();
@@ -254,131 +297,184 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
     return Status::OK();
   };
 
-  uint64_t done = 0;
+  auto damaged = [&](uint32_t id, uint32_t offset, const std::string& what) {
+    return Status::Corruption(DataFileName(data_dir_, id) + " offset " + std::to_string(offset) +
+                              ": " + what + "; run `bitgask repair`");
+  };
+
+  // Copies one live record to the current output (a new one when it is full).
   uint64_t unsynced_out = 0;  // bytes appended to `out` since its last sync
-  std::vector<LogOp> batch;          // puts read from an input, checked together
-  std::vector<char> live;            // whether the keydir still points at each
-  std::vector<KeydirEntry> current;  // and its entry when it does
-  for (const auto& in : inputs) {
+  std::string scratch;
+  std::string batch_keys;  // the keys of `batch`, one after another
+  auto copy = [&](const LiveRecord& live) -> Status {
+    const std::string_view live_key(batch_keys.data() + live.key_at, live.key_len);
+    const KeydirEntry& cur = live.entry;
+    const uint32_t in_id = cur.file_id;
+    const FileSlot* in = input_for(in_id);
+    if (!in) return Status::IOError("merge: input file " + std::to_string(in_id) + " vanished");
+    // The copy: the keydir's metadata and owner, the record's lengths and codec.
+    RecordHeader h;
+    h.timestamp = cur.timestamp;
+    h.expires = cur.expires;
+    h.reserved = cur.mode;
+    h.flags = static_cast<uint8_t>(cur.flags & ~(kFlagBatch | kFlagOwner | kEntryHasOwner));
+    SetRecordOwner(cur.has_owner() ? std::optional<Owner>(Owner{cur.uid, cur.gid})
+                                   : std::nullopt,
+                   &h);
+    h.key_len = static_cast<uint32_t>(live_key.size());
+    h.val_len = cur.disk_len;
+    h.codec = (h.flags & kFlagCompressed) ? kCodecSnappy : kCodecNone;
+    const uint64_t size = h.RecordSize();
+    Status st;
+    const uint64_t out_size = out ? out->Size() + pending.size() : 0;
+    if (!out || (out_size > 0 && out_size + size > options_.max_data_file_size)) {
+      st = install();
+      if (!st.ok()) return st;
+      if (next_out >= out_end) {
+        return Status::IOError("merge needed more output files than it reserved");
+      }
+      out_id = next_out++;
+      unsynced_out = 0;
+      st = env_->NewWritableFile(DataFileName(data_dir_, out_id) + ".tmp", &out);
+      if (!st.ok()) return st;
+    }
+    const uint64_t old_size = EntryRecordSize(live_key.size(), cur);
+    const uint64_t value_offset = EntryValueOffset(live_key.size(), cur);
+    Moved m;
+    m.from_file = in_id;
+    m.from_offset = cur.offset;
+    m.op.kind = LogOp::kPut;
+    m.op.entry = EntryForRecord(h, cur.value_len);
+    m.op.entry.file_id = out_id;
+    m.op.entry.offset = static_cast<uint32_t>(out->Size() + pending.size());
+    m.op.record_size = static_cast<uint32_t>(size);
+    if (old_size > kCopyPiece) {
+      st = write_pending();
+      if (st.ok()) {
+        st = CopyLargeRecord(*in->file, cur.offset, value_offset, live_key, h, out.get());
+      }
+      if (st.IsCorruption()) return damaged(in_id, cur.offset, st.message());
+      if (!st.ok()) return st;
+    } else {
+      // Read once (from the input's memory map when it covers the record),
+      // checked once.
+      std::string_view got;
+      if (cur.offset <= in->size && old_size <= in->size - cur.offset &&
+          cur.offset + old_size <= in->map.size()) {
+        got = in->map.substr(cur.offset, static_cast<size_t>(old_size));
+      } else {
+        scratch.resize(static_cast<size_t>(old_size));
+        st = in->file->Read(cur.offset, scratch.size(), scratch.data(), &got);
+        if (!st.ok()) return st;
+      }
+      if (got.size() != old_size) return damaged(in_id, cur.offset, "record cut short");
+      RecordHeader old;
+      std::string_view key, stored;
+      st = ParseRecord(got, &old, &key, &stored);
+      if (!st.ok()) return damaged(in_id, cur.offset, st.message());
+      constexpr uint8_t kKind = kFlagTombstone | kFlagCompressed | kFlagMetaUpdate |
+                                kFlagBatchCommit | kFlagBlockChecksums;
+      if (key != live_key || old.ValueOffset() != value_offset ||
+          (old.flags & kKind) != (h.flags & kKind)) {
+        return damaged(in_id, cur.offset, "record does not match the keydir");
+      }
+      const std::string head = EncodeRecordHead(h, live_key);
+      if (std::string_view(head).substr(4) == got.substr(4, value_offset - 4)) {
+        pending.append(got);  // the same header: the record as it is, CRC and all
+      } else {
+        const size_t at = pending.size();
+        pending += head;
+        pending.append(stored.data(), stored.size());
+        EncodeFixed32(&pending[at], Crc32(0, &pending[at + 4], size - 4));
+      }
+      if (pending.size() >= kOutputBuffer) st = write_pending();
+      if (!st.ok()) return st;
+    }
+    // Sync the output as it grows: one large fsync at install would hold
+    // the filesystem journal (and so writers' appends) for a long moment.
+    unsynced_out += size;
+    if (unsynced_out >= kOutputSyncEvery) {
+      st = write_pending();
+      if (st.ok()) st = out->Sync();
+      if (!st.ok()) return st;
+      unsynced_out = 0;
+    }
+    m.op.key.assign(live_key);
+    moved.push_back(std::move(m));
+    result->records_copied++;
+    return Status::OK();
+  };
+
+  size_t keys_at_start;
+  {
+    std::shared_lock<std::shared_mutex> kl(keydir_mu_);
+    keys_at_start = keydir_.size();
+  }
+  uint64_t keys_walked = 0;
+  std::string resume;  // the first key not yet walked (keys are never empty)
+  bool walked_all = false;
+  std::vector<LiveRecord> batch;
+  while (s.ok() && !walked_all) {
+    // Collect the next live records, in key order.
+    batch.clear();
+    batch_keys.clear();
+    batch_keys.reserve(kCopyBatchKeyBytes + Keydir::kMaxKeyLength);  // no growth under the lock
+    while (!walked_all && !merge_cancel_ && batch.size() < kCopyBatch &&
+           batch_keys.size() < kCopyBatchKeyBytes) {
+      StepAside(keydir_writers_waiting_);
+      LockSharedSpinning(keydir_mu_);
+      std::shared_lock<std::shared_mutex> kl(keydir_mu_, std::adopt_lock);
+      Keydir::Iterator it(&keydir_);
+      if (resume.empty()) {
+        it.SeekToFirst();
+      } else {
+        it.Seek(resume);
+      }
+      size_t n = 0;
+      for (; it.Valid() && n < kWalkChunk && batch_keys.size() < kCopyBatchKeyBytes;
+           it.Next(), n++) {
+        const KeydirEntry e = it.entry();
+        if (!input_for(e.file_id)) continue;  // written since the cut, or already merged
+        batch.push_back(LiveRecord{batch_keys.size(), it.key().size(), e});
+        batch_keys.append(it.key());
+      }
+      keys_walked += n;
+      walked_all = !it.Valid();
+      if (!walked_all) resume.assign(it.key());
+    }
     if (merge_cancel_) {
       s = Status::Closed("merge stopped: the store is closing");
       break;
     }
-    const uint32_t in_id = in.first;
-    RandomAccessFile* file = in.second.file.get();
-    RecordScanner scanner(file, in.second.size, in_id);
-    LogOp next;
-    RecordScanner::Result r = RecordScanner::Result::kOp;
-    while (s.ok() && r == RecordScanner::Result::kOp) {
-      batch.clear();
-      while (batch.size() < kCheckBatch &&
-             (r = scanner.Next(&next)) == RecordScanner::Result::kOp) {
-        if (next.kind == LogOp::kPut) batch.push_back(std::move(next));
-      }
-      if (merge_cancel_) {
-        s = Status::Closed("merge stopped: the store is closing");
-        break;
-      }
-      // Which of them the keydir still points at, in one hold of the lock.
-      StepAside(keydir_writers_waiting_);
-      live.assign(batch.size(), 0);
-      current.resize(batch.size());
-      {
-        LockSharedSpinning(keydir_mu_);
-        std::shared_lock<std::shared_mutex> kl(keydir_mu_, std::adopt_lock);
-        for (size_t i = 0; i < batch.size(); i++) {
-          live[i] = keydir_.Get(batch[i].key, &current[i]) && current[i].file_id == in_id &&
-                    current[i].offset == batch[i].entry.offset;
-        }
-      }
-      for (size_t i = 0; s.ok() && i < batch.size(); i++) {
-        if (!live[i]) continue;  // overwritten, deleted or expired since
-        LogOp& op = batch[i];
-        const KeydirEntry& cur = current[i];
-        // The copy: the keydir's metadata and owner, the record's lengths and codec.
-        RecordHeader h;
-        h.timestamp = cur.timestamp;
-        h.expires = cur.expires;
-        h.reserved = cur.mode;
-        h.flags = static_cast<uint8_t>(op.entry.flags &
-                                       ~(kFlagBatch | kFlagOwner | kEntryHasOwner));
-        SetRecordOwner(cur.has_owner() ? std::optional<Owner>(Owner{cur.uid, cur.gid})
-                                       : std::nullopt,
-                       &h);
-        h.key_len = static_cast<uint32_t>(op.key.size());
-        h.val_len = op.entry.disk_len;
-        h.codec = (h.flags & kFlagCompressed) ? kCodecSnappy : kCodecNone;
-        const uint64_t size = h.RecordSize();
-        if (!out || (out->Size() > 0 && out->Size() + size > options_.max_data_file_size)) {
-          s = install();
-          if (!s.ok()) break;
-          if (next_out >= out_end) {
-            s = Status::IOError("merge needed more output files than it reserved");
-            break;
-          }
-          out_id = next_out++;
-          unsynced_out = 0;
-          s = env_->NewWritableFile(DataFileName(data_dir_, out_id) + ".tmp", &out);
-          if (!s.ok()) break;
-        }
-        // Re-read the record and write it with the keydir's metadata.
-        const uint64_t old_size = op.record_size;
-        const uint64_t value_offset = EntryValueOffset(op.key.size(), op.entry);
-        Moved m;
-        m.from_file = in_id;
-        m.from_offset = op.entry.offset;
-        m.op = std::move(op);
-        m.op.entry = EntryForRecord(h, cur.value_len);
-        m.op.entry.file_id = out_id;
-        m.op.entry.offset = static_cast<uint32_t>(out->Size());
-        m.op.record_size = static_cast<uint32_t>(size);
-        if (old_size > kCopyPiece) {
-          s = CopyLargeRecord(*file, m.from_offset, value_offset, m.op.key, h, out.get());
-          if (!s.ok()) break;
-        } else {
-          old_record.resize(old_size);
-          std::string_view got;
-          s = file->Read(m.from_offset, old_size, old_record.data(), &got);
-          if (s.ok() && got.size() != old_size) s = Status::Corruption("record cut short");
-          if (!s.ok()) break;
-          // The scanner checked the bytes; they are read again, so check again.
-          if (Crc32(0, got.data() + 4, got.size() - 4) != DecodeFixed32(got.data())) {
-            s = Status::Corruption("record changed under the merge");
-            break;
-          }
-          record = EncodeRecordHead(h, m.op.key);
-          record.append(got.substr(value_offset));
-          EncodeFixed32(record.data(), Crc32(0, record.data() + 4, record.size() - 4));
-          s = out->Append(record);
-          if (!s.ok()) break;
-        }
-        // Sync the output as it grows: one large fsync at install would hold
-        // the filesystem journal (and so writers' appends) for a long moment.
-        unsynced_out += size;
-        if (unsynced_out >= kOutputSyncEvery) {
-          s = out->Sync();
-          if (!s.ok()) break;
-          unsynced_out = 0;
-        }
-        moved.push_back(std::move(m));
-        result->records_copied++;
-      }
+    // Copied in key order: the outputs (and so their hints and the
+    // repointing) need no sort. Sorting each batch by file and offset
+    // instead (reads moving forward through the inputs) cost more in the
+    // sort at install than it saved in reads of cached data
+    // (docs/Benchmarks.md, session 8).
+    for (size_t i = 0; s.ok() && i < batch.size(); i++) {
+      if (merge_cancel_) s = Status::Closed("merge stopped: the store is closing");
+      if (s.ok()) s = copy(batch[i]);
     }
-    if (s.ok() && r == RecordScanner::Result::kBad) {
-      s = Status::Corruption(DataFileName(data_dir_, in_id) + " offset " +
-                             std::to_string(scanner.bad_offset()) + ": " + scanner.error() +
-                             "; run `bitgask repair`");
+    if (s.ok() && mo.progress && !walked_all) {  // the share of the keys walked
+      const double share = static_cast<double>(keys_walked) /
+                           static_cast<double>(std::max<size_t>(keys_at_start, 1));
+      mo.progress(std::min(total_in, static_cast<uint64_t>(share * static_cast<double>(total_in))),
+                  total_in);
     }
-    if (!s.ok()) break;
-    done += in.second.size;
-    if (mo.progress) mo.progress(done, total_in);
   }
+  if (s.ok() && mo.progress) mo.progress(total_in, total_in);
   if (s.ok()) s = install();
   if (!s.ok()) {
     // Leave the inputs alone; an unfinished output is removed now (or at open).
     if (out) {
       out->Close();
       env_->RemoveFile(DataFileName(data_dir_, out_id) + ".tmp");
+    }
+    merge_inputs_below_ = 0;
+    for (const auto& in : inputs) {
+      if (options_.use_hint_files && !env_->FileExists(HintFileName(data_dir_, in.first))) {
+        ScheduleHint(in.first);
+      }
     }
     return s;
   }
@@ -387,6 +483,7 @@ Status DBImpl::MergeLocked(const MergeOptions& mo, MergeResult* result) {
   std::vector<uint32_t> ids;
   for (const auto& in : inputs) ids.push_back(in.first);
   DropFiles(ids);
+  merge_inputs_below_ = 0;
   return Status::OK();
 }
 
