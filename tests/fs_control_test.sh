@@ -87,7 +87,7 @@ CLI=$BUILD/src/bitgask
 cat "$TMP/cli_stats"
 json_names() { grep -o '"[a-z_]*":' "$1" | tr -d '":' | tr '\n' ' '; }
 expect_eq "field names" "$(json_names "$TMP/stats2")" \
-  "$(json_names "$TMP/cli_stats")puts gets deletes write_groups syncs "
+  "$(json_names "$TMP/cli_stats")puts gets deletes write_groups syncs rotation_waits "
 expect_eq "keys from the command line" "$(json_field "$TMP/cli_stats" keys)" 4
 echo "PASS: fs_control_test"
 exit 0
