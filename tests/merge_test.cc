@@ -184,6 +184,21 @@ Status Open(const std::string& path, const Options& o, std::unique_ptr<DB>* db) 
   return DB::Open(path, o, db);
 }
 
+// Opens the closed store at path with hint files and then without, calling
+// check(what) on each open store before closing it again.
+void ReopenWithAndWithoutHints(const std::string& path, const Options& o,
+                               std::unique_ptr<DB>* db,
+                               const std::function<void(const char*)>& check) {
+  for (bool hints : {true, false}) {
+    Options o2 = o;
+    o2.use_hint_files = hints;
+    Status s = Open(path, o2, db);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    check(hints ? "reopened with hints" : "reopened without hints");
+    ASSERT_TRUE((*db)->Close().ok());
+  }
+}
+
 using Model = std::map<std::string, std::string>;
 
 // Every key of the store with its value (via Fold).
@@ -709,13 +724,7 @@ TEST(MergeTest, MergeKeepsMetadataFoldedInByExpirePersistSetMeta) {
   EXPECT_EQ(dead, 0u) << "metadata records must be folded into the copies";
   ASSERT_TRUE(db->Close().ok());
 
-  for (bool hints : {true, false}) {
-    Options o2 = o;
-    o2.use_hint_files = hints;
-    ASSERT_TRUE(Open(dir.path(), o2, &db).ok());
-    check(hints ? "reopen with hints" : "reopen without hints");
-    ASSERT_TRUE(db->Close().ok());
-  }
+  ReopenWithAndWithoutHints(dir.path(), o, &db, check);
   // A metadata update after the merge (the key's record is in a merge
   // output), then another merge and reopen.
   ASSERT_TRUE(Open(dir.path(), o, &db).ok());
@@ -1464,13 +1473,7 @@ TEST(MergeTest, MetadataUpdatesDuringMergesAreKept) {
   };
   verify("after the merges");
   ASSERT_TRUE(db->Close().ok());
-  for (bool hints : {true, false}) {
-    Options o2 = o;
-    o2.use_hint_files = hints;
-    ASSERT_TRUE(Open(dir.path(), o2, &db).ok());
-    verify(hints ? "reopened with hints" : "reopened without hints");
-    ASSERT_TRUE(db->Close().ok());
-  }
+  ReopenWithAndWithoutHints(dir.path(), o, &db, verify);
 }
 
 // Conditional writes (CompareAndSwap, DeleteIf, PutIfAbsent) read the current
@@ -1759,13 +1762,7 @@ TEST(MergeTest, MergeCopiesExactlyTheRecordsTheKeydirPointsAt) {
   EXPECT_EQ(dead, 0u);
   check("after the merge");
   ASSERT_TRUE(db->Close().ok());
-  for (bool hints : {true, false}) {
-    Options o2 = o;
-    o2.use_hint_files = hints;
-    ASSERT_TRUE(Open(dir.path(), o2, &db).ok());
-    check(hints ? "reopened with hints" : "reopened without hints");
-    ASSERT_TRUE(db->Close().ok());
-  }
+  ReopenWithAndWithoutHints(dir.path(), o, &db, check);
   ValidateReport vr;
   ASSERT_TRUE(DB::Validate(dir.path(), &vr).ok());
   EXPECT_TRUE(vr.ok());
