@@ -280,25 +280,40 @@ std::string EncodePredecessorMark(const PredecessorMark& mark, int64_t timestamp
   return rec;
 }
 
+namespace {
+
+// Whether a complete record whose header bytes (already read) are `header`
+// starts at `at` and checks; its header and value then in *h and *value
+// (pointing into *buf). Records over max_size are not read, so not valid.
+bool RecordChecksAt(const RandomAccessFile* file, uint64_t file_size, uint64_t at,
+                    const char* header, uint64_t max_size, std::string* buf, RecordHeader* h,
+                    std::string_view* value) {
+  if (!DecodeHeader(header, h) || h->RecordSize() > file_size - at ||
+      h->RecordSize() > max_size) {
+    return false;
+  }
+  buf->resize(static_cast<size_t>(h->RecordSize()));
+  std::string_view rec, key;
+  return file->Read(at, buf->size(), buf->data(), &rec).ok() && rec.size() == buf->size() &&
+         ParseRecord(rec, h, &key, value).ok();
+}
+
+}  // namespace
+
 bool FirstRecordValid(const RandomAccessFile* file, uint64_t file_size,
                       PredecessorMark* mark) {
   *mark = PredecessorMark();
-  RecordHeader hdr;
-  RecordHeader* h = &hdr;
   char header[kHeaderSize];
   std::string_view got;
+  std::string record;
+  RecordHeader h;
+  std::string_view value;
   if (file_size < kHeaderSize || !file->Read(0, kHeaderSize, header, &got).ok() ||
-      got.size() != kHeaderSize || !DecodeHeader(got.data(), h) ||
-      h->RecordSize() > file_size || h->RecordSize() > (64u << 20)) {
+      got.size() != kHeaderSize ||
+      !RecordChecksAt(file, file_size, 0, got.data(), 64u << 20, &record, &h, &value)) {
     return false;
   }
-  std::string record(static_cast<size_t>(h->RecordSize()), '\0');
-  std::string_view rec, key, value;
-  if (!file->Read(0, record.size(), record.data(), &rec).ok() || rec.size() != record.size() ||
-      !ParseRecord(rec, h, &key, &value).ok()) {
-    return false;
-  }
-  if (h->key_len == 0 && h->flags == kFlagsUnsyncedPredecessor &&
+  if (h.key_len == 0 && h.flags == kFlagsUnsyncedPredecessor &&
       value.size() == kUnsyncedPredecessorValueSize) {
     mark->id = DecodeFixed32(value.data());
     mark->size = DecodeFixed32(value.data() + 4);
@@ -320,18 +335,10 @@ bool FindValidRecordAfter(const RandomAccessFile* file, uint64_t file_size, uint
     if (!file->Read(base, kWindow, window.data(), &got).ok()) return false;
     for (size_t i = 0; i + kHeaderSize <= got.size(); i++) {
       RecordHeader h;
-      uint64_t at = base + i;
-      if (!DecodeHeader(got.data() + i, &h) || h.RecordSize() > file_size - at ||
-          h.RecordSize() > kMaxCandidate) {
-        continue;
-      }
-      record.resize(static_cast<size_t>(h.RecordSize()));
-      std::string_view rec, k, v;
-      if (!file->Read(at, record.size(), record.data(), &rec).ok() || rec.size() != record.size()) {
-        continue;
-      }
-      if (ParseRecord(rec, &h, &k, &v).ok()) {
-        *found = at;
+      std::string_view value;
+      if (RecordChecksAt(file, file_size, base + i, got.data() + i, kMaxCandidate, &record, &h,
+                         &value)) {
+        *found = base + i;
         return true;
       }
     }
